@@ -1,0 +1,41 @@
+# ec2ha — make targets. `make demo` and `make test` are the two commands a
+# new user needs; everything they need is installed by Go itself.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/ec2ha/ec2ha/internal/version.Version=$(VERSION)
+BIN       := bin/ec2ha
+GOBIN     ?= $(shell $(GO) env GOPATH)/bin
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: all build test lint demo e2e bench fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ec2ha
+
+# All tests, race detector on. Scripts under test/ are driven from Go tests.
+test:
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@test -x $(GOBIN)/staticcheck || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(GOBIN)/staticcheck ./...
+
+demo: build
+	$(BIN) demo
+
+e2e: build
+	@echo "e2e: the network-namespace test bed (issue 9) is not built yet" >&2; exit 1
+
+bench:
+	@echo "bench: the benchmark report (issue 10) is not built yet" >&2; exit 1
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./internal/config
+
+clean:
+	rm -rf bin
