@@ -378,3 +378,52 @@ func FuzzLoad(f *testing.F) {
 		_ = cfg.Validate()
 	})
 }
+
+func TestValidateWithoutFilesSkipsOnlyFiles(t *testing.T) {
+	body := strings.Replace(minimal("/nonexistent/gossip.key"), "nodes: [a, b]", "nodes: [a, x]", 1)
+	cfg, err := Parse([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := problemsOf(t, cfg.ValidateWithoutFiles())
+	if len(ps) != 1 || ps[0].Key != "groups[0].nodes[1]" {
+		t.Fatalf("problems %v: want only the unknown node, not the missing key file", ps)
+	}
+}
+
+// What --print shows must load back to the same configuration.
+func TestPrintedConfigurationRoundTrips(t *testing.T) {
+	cfg, err := Read("../../examples/three-node.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cfg.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "timeout: 1m0s") || !strings.Contains(string(out), "bind_port: 7946") {
+		t.Errorf("printed configuration lacks readable durations or defaults:\n%s", out)
+	}
+	back, err := Parse(out)
+	if err != nil {
+		t.Fatalf("printed configuration does not parse: %v\n%s", err, out)
+	}
+	again, _ := back.YAML()
+	if string(again) != string(out) {
+		t.Fatalf("round trip changed the configuration:\n%s\n---\n%s", out, again)
+	}
+}
+
+// The README's configuration reference is the operator's manual: every key
+// the loader knows must be in it.
+func TestREADMEDocumentsEveryKey(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key := range leafDefaults() {
+		if !strings.Contains(string(readme), "`"+key+"`") {
+			t.Errorf("README.md does not document %s", key)
+		}
+	}
+}

@@ -26,6 +26,28 @@ const EnvPrefix = "EC2HA"
 // *ValidationError listing every problem found, or a plain error when the
 // file cannot be read at all.
 func Load(path string, flags *pflag.FlagSet) (*Config, error) {
+	cfg, err := Read(path, flags)
+	if cfg == nil {
+		return nil, err
+	}
+	// Unknown keys and invalid values are reported together.
+	var problems []Problem
+	var invalid *ValidationError
+	if errors.As(err, &invalid) {
+		problems = invalid.Problems
+	}
+	if errors.As(cfg.Validate(), &invalid) {
+		problems = append(problems, invalid.Problems...)
+	}
+	if len(problems) > 0 {
+		return cfg, &ValidationError{Problems: problems}
+	}
+	return cfg, nil
+}
+
+// Read is Load without validation, for tools that check a configuration
+// away from the instance it is for (see ValidateWithoutFiles).
+func Read(path string, flags *pflag.FlagSet) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("config file %s does not exist: copy one from examples/ or pass --config FILE", path)
@@ -33,19 +55,13 @@ func Load(path string, flags *pflag.FlagSet) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
-	cfg, err := load(data, true, flags)
-	if err != nil {
-		return nil, err
-	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, err
-	}
-	return cfg, nil
+	return load(data, true, flags)
 }
 
 // Parse decodes YAML with defaults applied, ignoring the environment and
 // flags, and without validating. Unknown keys and values of the wrong type
-// are errors.
+// are errors; with unknown keys only, the configuration is returned too,
+// so that validation can report its other problems in the same run.
 func Parse(data []byte) (*Config, error) {
 	return load(data, false, nil)
 }
@@ -55,11 +71,8 @@ func load(data []byte, useEnv bool, flags *pflag.FlagSet) (*Config, error) {
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		return nil, &ValidationError{Problems: []Problem{{Key: "(file)", Message: "is not valid YAML: " + err.Error(), Fix: "fix the YAML syntax"}}}
 	}
-	var problems []Problem
-	checkKeys(raw, reflect.TypeFor[Config](), "", &problems)
-	if len(problems) > 0 {
-		return nil, &ValidationError{Problems: problems}
-	}
+	var unknown []Problem
+	checkKeys(raw, reflect.TypeFor[Config](), "", &unknown)
 
 	v := viper.New()
 	v.SetConfigType("yaml")
@@ -75,14 +88,18 @@ func load(data []byte, useEnv bool, flags *pflag.FlagSet) (*Config, error) {
 		v.AutomaticEnv()
 	}
 	if flags != nil {
-		if err := v.BindPFlags(flags); err != nil {
-			return nil, err
-		}
+		// The command's flag set also holds its own flags (--config,
+		// --print, ...); bind only those that name a key.
+		defaults := leafDefaults()
+		flags.VisitAll(func(f *pflag.Flag) {
+			if _, ok := defaults[f.Name]; ok {
+				_ = v.BindPFlag(f.Name, f)
+			}
+		})
 	}
 
 	cfg := Default()
 	err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) {
-		dc.ErrorUnused = true
 		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
@@ -96,6 +113,9 @@ func load(data []byte, useEnv bool, flags *pflag.FlagSet) (*Config, error) {
 	}
 	if cfg.Cluster.ExpectedVotes == 0 {
 		cfg.Cluster.ExpectedVotes = len(cfg.Nodes)
+	}
+	if len(unknown) > 0 {
+		return &cfg, &ValidationError{Problems: unknown}
 	}
 	return &cfg, nil
 }

@@ -62,7 +62,10 @@ var (
 	roleARNRE      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
 )
 
-type checker struct{ problems []Problem }
+type checker struct {
+	problems  []Problem
+	readFiles bool
+}
 
 func (c *checker) add(key, value, message, fix string) {
 	c.problems = append(c.problems, Problem{Key: key, Value: value, Message: message, Fix: fix})
@@ -136,8 +139,15 @@ func validHostname(h string) bool {
 
 // Validate reports every problem in c at once. It reads the key and token
 // files to check their permissions and contents.
-func (c *Config) Validate() error {
-	ch := &checker{}
+func (c *Config) Validate() error { return c.validate(true) }
+
+// ValidateWithoutFiles is Validate for a configuration checked away from
+// its instance (a workstation printing the IAM policy, the Terraform
+// module's tests): the key and token files are not read.
+func (c *Config) ValidateWithoutFiles() error { return c.validate(false) }
+
+func (c *Config) validate(readFiles bool) error {
+	ch := &checker{readFiles: readFiles}
 	c.validateCluster(ch)
 	nodes := c.validateNodes(ch)
 	c.validateGossip(ch)
@@ -241,7 +251,7 @@ func (c *Config) validateGossip(ch *checker) {
 	if !g.Insecure {
 		if g.KeyFile == "" {
 			ch.add("gossip.key_file", "", "is required unless gossip.insecure is true", "create one with `ec2ha keygen --out /etc/ec2ha/gossip.key`")
-		} else if _, err := ReadKeyFile(g.KeyFile); err != nil {
+		} else if _, err := ReadKeyFile(g.KeyFile); err != nil && ch.readFiles {
 			ch.add("gossip.key_file", g.KeyFile, err.Error(), "create one with `ec2ha keygen --out "+g.KeyFile+"`")
 		}
 	}
@@ -420,7 +430,7 @@ func (c *Config) validateLocal(ch *checker) {
 			ch.add("api.token_file", "", "is required when api.listen is set: the TCP API needs a bearer token", "write a token to a 0600 file and name it here")
 		}
 	}
-	if c.API.TokenFile != "" {
+	if c.API.TokenFile != "" && ch.readFiles {
 		if _, err := ReadSecretFile(c.API.TokenFile); err != nil {
 			ch.add("api.token_file", c.API.TokenFile, err.Error(), "write a token to the file and chmod 600 it")
 		}
