@@ -152,10 +152,16 @@ replacement: {enabled: true, launch_template: {id: lt-0123456789abcdef0}}
 	}
 }
 
-func TestUnbuiltCommandsSaySo(t *testing.T) {
+func TestOperatorCommandsWithoutAnAgentSaySo(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "none.sock")
 	for _, args := range [][]string{{"status"}, {"members"}, {"history"}, {"failover", "web"}, {"standby", "a"}, {"maintenance", "on"}, {"fence", "a", "--yes"}} {
-		_, _, err := run(t, args...)
-		if err == nil || !strings.Contains(err.Error(), "not available yet") {
+		_, _, err := run(t, append(args, "--socket", sock)...)
+		if err == nil || !strings.Contains(err.Error(), "is `ec2ha agent` running") {
+			t.Errorf("ec2ha %v: %v, want to be asked whether the agent runs", args, err)
+		}
+	}
+	for _, args := range [][]string{{"agent"}, {"demo"}} {
+		if _, _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), "not available yet") {
 			t.Errorf("ec2ha %v: %v, want a clear not-available-yet error", args, err)
 		}
 	}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ec2ha/ec2ha/internal/api"
+)
+
+// switchoverBackend plays an agent that carries out a planned switchover
+// in three steps.
+type switchoverBackend struct {
+	mu     sync.Mutex
+	events []api.Event
+	fail   bool
+}
+
+func (b *switchoverBackend) add(kind, outcome, msg string) {
+	b.events = append(b.events, api.Event{Seq: uint64(len(b.events) + 1), Time: time.Now(), Kind: kind, Group: "web", Outcome: outcome, Message: msg})
+}
+
+func (b *switchoverBackend) Status(context.Context) (api.Status, error) {
+	return api.Status{Cluster: "web", Node: "node-1", Quorum: api.Quorum{Quorate: true, Votes: 3, Expected: 3, Needed: 2},
+		Members: []api.Member{{Name: "node-1", State: "alive"}}}, nil
+}
+
+func (b *switchoverBackend) History(_ context.Context, after uint64, limit int) ([]api.Event, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []api.Event
+	for _, e := range b.events {
+		if e.Seq > after && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (b *switchoverBackend) Move(_ context.Context, group string, req api.MoveRequest) (api.MoveTicket, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	after := uint64(len(b.events))
+	b.add(api.KindSwitchover, api.OutcomeStarted, "to "+req.To)
+	b.add("stop", api.OutcomeOK, "stop hook on node-1")
+	b.add("move", api.OutcomeOK, "eipalloc-01 to node-2")
+	if b.fail {
+		b.add(api.KindSwitchover, api.OutcomeFailed, "start hook failed on node-2")
+	} else {
+		b.add(api.KindSwitchover, api.OutcomeOK, "web runs on node-2")
+	}
+	return api.MoveTicket{Group: group, To: req.To, AfterSeq: after}, nil
+}
+
+func (b *switchoverBackend) SetStandby(context.Context, string, bool) error { return nil }
+func (b *switchoverBackend) SetMaintenance(context.Context, bool) error     { return nil }
+func (b *switchoverBackend) Fence(context.Context, string) (api.FenceResult, error) {
+	return api.FenceResult{Node: "node-2", Instance: "i-02", Outcome: "confirmed", Duration: time.Second}, nil
+}
+func (b *switchoverBackend) Keyring(context.Context, api.KeyringRequest) (api.KeyringResponse, error) {
+	return api.KeyringResponse{}, nil
+}
+func (b *switchoverBackend) Ready() error { return nil }
+
+func serve(t *testing.T, b api.Backend) string {
+	sock := filepath.Join(t.TempDir(), "a.sock")
+	l, err := api.ListenUnix(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: api.Handler(b, "", slog.New(slog.DiscardHandler))}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return sock
+}
+
+func TestFailoverWaitFollowsEachStep(t *testing.T) {
+	sock := serve(t, &switchoverBackend{})
+	out, _, err := run(t, "failover", "web", "--to", "node-2", "--wait", "--socket", sock)
+	if err != nil {
+		t.Fatalf("failover --wait: %v\n%s", err, out)
+	}
+	for _, want := range []string{"switching web over to node-2", "stop hook on node-1", "eipalloc-01 to node-2", "web runs on node-2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	sock = serve(t, &switchoverBackend{fail: true})
+	_, _, err = run(t, "failover", "web", "--to", "node-2", "--wait", "--socket", sock)
+	if err == nil || !strings.Contains(err.Error(), "start hook failed") {
+		t.Fatalf("a failed switchover must exit non-zero with the reason: %v", err)
+	}
+}
+
+func TestFenceAsksForConfirmation(t *testing.T) {
+	sock := serve(t, &switchoverBackend{})
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"fence", "node-2", "--socket", sock})
+	cmd.SetIn(strings.NewReader("no\n"))
+	var out strings.Builder
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "no confirmation") {
+		t.Fatalf("fence without yes: %v", err)
+	}
+	got, _, err := run(t, "fence", "node-2", "--yes", "--socket", sock)
+	if err != nil || !strings.Contains(got, "confirmed") {
+		t.Fatalf("fence --yes: %q %v", got, err)
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	sock := serve(t, &switchoverBackend{})
+	out, _, err := run(t, "status", "--json", "--socket", sock)
+	if err != nil || !strings.Contains(out, `"quorate": true`) {
+		t.Fatalf("status --json: %q %v", out, err)
+	}
+	out, _, err = run(t, "status", "--socket", sock)
+	if err != nil || !strings.Contains(out, "Quorum:  yes, 3 of 3 votes") {
+		t.Fatalf("status: %q %v", out, err)
+	}
+}
