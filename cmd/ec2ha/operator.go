@@ -285,4 +285,3 @@ func newDemoCmd() *cobra.Command {
 	cmd.Flags().Bool("keep", false, "keep the cluster running after the timeline for exploration")
 	return cmd
 }
-

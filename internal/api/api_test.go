@@ -56,7 +56,10 @@ func (f *fakeBackend) SetStandby(_ context.Context, node string, on bool) error 
 	return nil
 }
 
-func (f *fakeBackend) SetMaintenance(_ context.Context, on bool) error { f.maintenance = on; return nil }
+func (f *fakeBackend) SetMaintenance(_ context.Context, on bool) error {
+	f.maintenance = on
+	return nil
+}
 
 func (f *fakeBackend) Move(_ context.Context, group string, req MoveRequest) (MoveTicket, error) {
 	if req.To == "node-2" {
