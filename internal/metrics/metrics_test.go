@@ -1,0 +1,44 @@
+package metrics
+
+import (
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/smithy-go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestEC2CallsAndErrorsByCode(t *testing.T) {
+	m := New()
+	m.ObserveEC2Call("StopInstances", 10*time.Millisecond, nil)
+	m.ObserveEC2Call("StopInstances", 10*time.Millisecond, &smithy.GenericAPIError{Code: "RequestLimitExceeded"})
+	m.ObserveEC2Call("DescribeInstances", time.Millisecond, errors.New("connection refused"))
+	if got := testutil.ToFloat64(m.EC2Calls.WithLabelValues("StopInstances")); got != 2 {
+		t.Errorf("StopInstances calls = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.EC2Errors.WithLabelValues("StopInstances", "RequestLimitExceeded")); got != 1 {
+		t.Errorf("throttled StopInstances = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.EC2Errors.WithLabelValues("DescribeInstances", "other")); got != 1 {
+		t.Errorf("network errors = %v, want 1 under code other", got)
+	}
+}
+
+func TestExposition(t *testing.T) {
+	m := New()
+	SetBool(m.Quorate, true)
+	m.GroupOwner.WithLabelValues("web", "node-1").Set(1)
+	m.FenceDuration.WithLabelValues("stop").Observe(1.5)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, want := range []string{"ec2ha_quorate 1", `ec2ha_group_owner{group="web",node="node-1"} 1`, `ec2ha_fence_duration_seconds_count{method="stop"} 1`, "go_goroutines"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
