@@ -171,18 +171,14 @@ func opAssignPrivateIpAddresses(o *op) (any, error) {
 			return nil, clientErr("InvalidIPAddress.InUse", "Address %s is assigned to %s; pass AllowReassignment to move it.", ip, owner.ID)
 		}
 	}
-	out := &assignIPsResp{NetworkInterfaceID: e.ID}
-	for range count {
-		ip, err := o.w.freeIP(sn)
-		if err != nil {
-			return nil, err
-		}
-		ips = append(ips, ip)
+	if count > 0 && o.w.freeCount(sn) < count {
+		return nil, clientErr("InsufficientFreeAddressesInSubnet", "The subnet '%s' has fewer than %d free addresses", sn.ID, count)
 	}
-	for _, ip := range ips {
+	out := &assignIPsResp{NetworkInterfaceID: e.ID}
+	add := func(ip string) {
 		owner := o.w.ipOwner(ip)
 		if owner == e {
-			continue
+			return
 		}
 		from := ""
 		if owner != nil {
@@ -192,6 +188,16 @@ func opAssignPrivateIpAddresses(o *op) (any, error) {
 		e.PrivateIPs = append(e.PrivateIPs, ip)
 		out.AssignedPrivateIPAddressesSet.Items = append(out.AssignedPrivateIPAddressesSet.Items, xAssignedIP{ip})
 		o.emit(Event{Type: EventPrivateIP, PrivateIP: ip, NetworkInterfaceID: e.ID, InstanceID: e.InstanceID, FromNetworkInterfaceID: from})
+	}
+	for _, ip := range ips {
+		add(ip)
+	}
+	for range count {
+		ip, err := o.w.freeIP(sn)
+		if err != nil {
+			return nil, err
+		}
+		add(ip)
 	}
 	return out, nil
 }
