@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -101,3 +103,14 @@ func events(env *simtest.Env) <-chan ec2sim.Event {
 	env.Sim.OnEvent(func(e ec2sim.Event) { ch <- e })
 	return ch
 }
+
+func httpGet(url string) (int, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
