@@ -451,7 +451,8 @@ func opStopInstances(o *op) (any, error) {
 		return nil, err
 	}
 	// Force skips the guest's orderly shutdown; the instance still passes
-	// through stopping (moto differs: it jumps straight to stopped).
+	// through stopping (moto differs: DescribeInstances right after already
+	// says stopped; see moto_test.go).
 	return o.changeStates("stopped", map[string]string{"running": "stopping", "stopping": "same", "stopped": "same"},
 		o.s.opts.Durations.Stopping)
 }

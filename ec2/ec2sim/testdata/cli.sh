@@ -69,7 +69,7 @@ eniA=$(eni "$a")
 eniB=$(eni "$b")
 vip=172.31.12.34
 ec2 assign-private-ip-addresses --network-interface-id "$eniA" --private-ip-addresses "$vip" >/dev/null
-expect_error InvalidIPAddress.InUse ec2 assign-private-ip-addresses --network-interface-id "$eniB" --private-ip-addresses "$vip" >/dev/null
+expect_error InvalidIPAddress.InUse ec2 assign-private-ip-addresses --network-interface-id "$eniB" --private-ip-addresses "$vip"
 ec2 assign-private-ip-addresses --network-interface-id "$eniB" --private-ip-addresses "$vip" --allow-reassignment >/dev/null
 expect "$eniB" "$(ec2 describe-network-interfaces --filters Name=addresses.private-ip-address,Values=$vip --query 'NetworkInterfaces[].NetworkInterfaceId')" "$vip on exactly one interface"
 
