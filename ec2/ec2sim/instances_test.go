@@ -185,7 +185,9 @@ func TestDescribeInstancesFiltersAndPages(t *testing.T) {
 		slices.Sort(got)
 		return got
 	}
-	f := func(name string, values ...string) types.Filter { return types.Filter{Name: aws.String(name), Values: values} }
+	f := func(name string, values ...string) types.Filter {
+		return types.Filter{Name: aws.String(name), Values: values}
+	}
 	sorted := func(v ...string) []string { slices.Sort(v); return v }
 	cases := []struct {
 		name    string

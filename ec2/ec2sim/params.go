@@ -112,15 +112,6 @@ func (p params) boolean(name string) (bool, error) {
 	return b, nil
 }
 
-// optBool is a boolean that may be absent.
-func (p params) optBool(name string) (*bool, error) {
-	if _, ok := p[name]; !ok {
-		return nil, nil
-	}
-	b, err := p.boolean(name)
-	return &b, err
-}
-
 func (p params) integer(name string, def int) (int, error) {
 	v, ok := p[name]
 	if !ok || v == "" {

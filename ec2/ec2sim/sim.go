@@ -295,10 +295,11 @@ func (s *Sim) call(ctx context.Context, action string, p params, rw http.Respons
 	return s.mutate(p, h.fn)
 }
 
+// newRequestID makes a UUID-shaped request id, unique per simulator.
 func (s *Sim) newRequestID() string {
 	n := s.reqSeq.Add(1)
 	r := rand.Uint64()
-	return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", uint32(r>>32), uint16(r>>16), n>>48&0xfff, uint16(r)&0xfff, n&0xffffffffffff)
+	return fmt.Sprintf("%08x-%04x-4%03x-a%03x-%012x", uint32(r>>32), uint16(r>>16), uint16(r>>4)&0xfff, uint16(r)&0xfff, n&0xffffffffffff)
 }
 
 type errorResponse struct {

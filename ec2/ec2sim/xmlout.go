@@ -21,7 +21,7 @@ type xTag struct {
 func xTags(tags []Tag) items[xTag] {
 	out := make([]xTag, len(tags))
 	for i, t := range tags {
-		out[i] = xTag{t.Key, t.Value}
+		out[i] = xTag(t)
 	}
 	return itemsOf(out)
 }
