@@ -77,7 +77,7 @@ func (w *world) renderInstance(in *instance, stateOverride string) xInstance {
 		InstanceType:       in.Type,
 		LaunchTime:         awsTime(in.LaunchTime),
 		Placement:          xPlacement{AvailabilityZone: in.AZ, Tenancy: "default"},
-		Monitoring:         xState{Name: "disabled"},
+		Monitoring:         xMonitoring{State: "disabled"},
 		Architecture:       "x86_64",
 		RootDeviceType:     "ebs",
 		RootDeviceName:     "/dev/xvda",

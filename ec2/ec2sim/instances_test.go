@@ -1,7 +1,9 @@
 package ec2sim_test
 
 import (
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,6 +68,9 @@ func TestRunInstancesPlacementAndAddresses(t *testing.T) {
 		}
 	}
 	d := describe(t, c, *got[0].InstanceId)
+	if d.Monitoring == nil || d.Monitoring.State != types.MonitoringStateDisabled {
+		t.Errorf("monitoring: %+v", d.Monitoring)
+	}
 	if d.State.Name != types.InstanceStateNameRunning || len(d.Tags) != 1 || *d.Tags[0].Value != "c1" {
 		t.Errorf("described: %s tags %v", d.State.Name, d.Tags)
 	}
@@ -416,5 +421,54 @@ func TestDescribeInstanceStatusAndAttributes(t *testing.T) {
 	enis := mustOK(c.DescribeNetworkInterfaces(ctx, &awsec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{*ins[0].NetworkInterfaces[0].NetworkInterfaceId}})).NetworkInterfaces
 	if *enis[0].SourceDestCheck {
 		t.Fatal("ENI SourceDestCheck still on")
+	}
+}
+
+// TestEventsFollowEachInstanceInOrder has clients stop and start
+// instances concurrently while transitions finish on timers; each
+// instance's events must form one unbroken chain of states, or a test bed
+// following them would act on a stale state.
+func TestEventsFollowEachInstanceInOrder(t *testing.T) {
+	env := simtest.Start(t, ec2sim.Options{Durations: ec2sim.Durations{Pending: time.Millisecond, Stopping: time.Millisecond}})
+	var mu sync.Mutex
+	last := map[string]string{}
+	broken := ""
+	env.Sim.OnEvent(func(e ec2sim.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e.Type {
+		case ec2sim.EventLaunch:
+			last[e.InstanceID] = e.State
+		case ec2sim.EventState:
+			if last[e.InstanceID] != e.PreviousState && broken == "" {
+				broken = fmt.Sprintf("%s: event %s->%s after %s", e.InstanceID, e.PreviousState, e.State, last[e.InstanceID])
+			}
+			last[e.InstanceID] = e.State
+		}
+	})
+	ins := launch(t, env.Client, 4, "")
+	var wg sync.WaitGroup
+	for _, in := range ins {
+		wg.Add(1)
+		go func(id string) {
+			defer wg.Done()
+			for range 15 {
+				// Errors are expected: the instance is often mid-transition.
+				_, _ = env.Client.StopInstances(ctx, &awsec2.StopInstancesInput{InstanceIds: []string{id}}, noRetry)
+				_, _ = env.Client.StartInstances(ctx, &awsec2.StartInstancesInput{InstanceIds: []string{id}}, noRetry)
+			}
+		}(*in.InstanceId)
+	}
+	wg.Wait()
+	if err := env.Sim.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if broken != "" {
+		t.Fatal(broken)
+	}
+	if len(last) != 4 {
+		t.Fatalf("events for %d instances", len(last))
 	}
 }

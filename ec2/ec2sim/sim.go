@@ -186,8 +186,8 @@ func (s *Sim) MainRouteTable() string {
 }
 
 // op is one change or read of the world: an API request, a finished
-// transition, or a Go API call. Events are collected and published once
-// the lock is released.
+// transition, or a Go API call. Events are collected and published when
+// the change is complete.
 type op struct {
 	s      *Sim
 	w      *world
@@ -213,8 +213,10 @@ func (s *Sim) mutate(p params, fn func(o *op) (any, error)) (any, error) {
 	if o.dirty {
 		s.afterWrite(o.now)
 	}
-	s.mu.Unlock()
+	// Queued under the lock, so events are in the order the changes were
+	// made; publish only queues, subscribers run on the bus's goroutine.
 	s.bus.publish(o.events)
+	s.mu.Unlock()
 	return out, err
 }
 

@@ -61,7 +61,7 @@ type xInstance struct {
 	InstanceType        string                `xml:"instanceType"`
 	LaunchTime          string                `xml:"launchTime"`
 	Placement           xPlacement            `xml:"placement"`
-	Monitoring          xState                `xml:"monitoring"`
+	Monitoring          xMonitoring           `xml:"monitoring"`
 	SubnetID            string                `xml:"subnetId,omitempty"`
 	VpcID               string                `xml:"vpcId,omitempty"`
 	PrivateIPAddress    string                `xml:"privateIpAddress,omitempty"`
@@ -80,6 +80,10 @@ type xInstance struct {
 	EbsOptimized        bool                  `xml:"ebsOptimized"`
 	EnaSupport          bool                  `xml:"enaSupport"`
 	MetadataOptions     xInstanceMetadataOpts `xml:"metadataOptions"`
+}
+
+type xMonitoring struct {
+	State string `xml:"state"`
 }
 
 type xPlacement struct {
