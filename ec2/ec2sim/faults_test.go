@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -194,6 +195,15 @@ func TestAdminAPI(t *testing.T) {
 			t.Fatalf("event line %q: %v", lines.Text(), err)
 		}
 		seen = append(seen, string(e.Type)+":"+e.State)
+	}
+	world, err := http.Get(env.URL + "/admin/world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump, _ := io.ReadAll(world.Body)
+	world.Body.Close()
+	if !strings.Contains(string(dump), id) || !strings.Contains(string(dump), `"MachineGone": true`) {
+		t.Fatalf("GET /admin/world does not show the instance gone:\n%.400s", dump)
 	}
 	want := "launch:pending state:running machine-gone:running"
 	if got := strings.Join(seen, " "); got != want {

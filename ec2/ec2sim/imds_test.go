@@ -1,7 +1,9 @@
 package ec2sim_test
 
 import (
+	"encoding/json"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,6 +79,17 @@ func TestIMDSPerInstance(t *testing.T) {
 		if err != nil || region.Region != "eu-central-1" {
 			t.Errorf("GetRegion: %v %v", region, err)
 		}
+	}
+
+	resp, err := http.Get(env.URL + "/admin/imds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed map[string]string
+	err = json.NewDecoder(resp.Body).Decode(&listed)
+	resp.Body.Close()
+	if err != nil || listed[*a.InstanceId] != launchEndpoint || len(listed) != 2 {
+		t.Fatalf("GET /admin/imds: %v %v", listed, err)
 	}
 
 	// A stopped instance's metadata service does not answer.

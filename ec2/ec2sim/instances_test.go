@@ -11,6 +11,7 @@ import (
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/ec2ha/ec2ha/ec2"
 	"github.com/ec2ha/ec2ha/ec2/ec2sim"
 	"github.com/ec2ha/ec2ha/ec2/ec2sim/simtest"
 	"github.com/ec2ha/ec2ha/internal/clock"
@@ -470,5 +471,16 @@ func TestEventsFollowEachInstanceInOrder(t *testing.T) {
 	}
 	if len(last) != 4 {
 		t.Fatalf("events for %d instances", len(last))
+	}
+}
+
+// TestImplementsEveryCallEc2haMakes keeps the simulator in step with
+// ec2.API: a call added there must be simulated here too.
+func TestImplementsEveryCallEc2haMakes(t *testing.T) {
+	have := ec2sim.Actions()
+	for _, a := range ec2.Actions {
+		if !slices.Contains(have, a.Name) {
+			t.Errorf("ec2.API calls %s, which the simulator does not implement", a.Name)
+		}
 	}
 }

@@ -157,9 +157,6 @@ func (s *Sim) Close() error {
 // Region is the simulated region.
 func (s *Sim) Region() string { return s.opts.Region }
 
-// Durations are the transition durations in force.
-func (s *Sim) Durations() Durations { return s.opts.Durations }
-
 // DefaultSubnets returns the default VPC's subnet ids in AZ order (a, b, c).
 func (s *Sim) DefaultSubnets() []string {
 	s.mu.Lock()
