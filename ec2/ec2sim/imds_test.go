@@ -124,10 +124,17 @@ func TestPersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	second := simtest.Start(t, ec2sim.Options{StatePath: path})
+	second := simtest.Start(t, ec2sim.Options{StatePath: path, IMDSHost: "127.0.0.1"})
 	d := describe(t, second.Client, id)
 	if aws.ToString(d.PublicIpAddress) != *eip.PublicIp || *d.Tags[0].Value != "p" {
 		t.Fatalf("restored instance: public %v tags %v", d.PublicIpAddress, d.Tags)
+	}
+	endpoint, err := second.Sim.IMDSEndpoint(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := metadata(t, imds.New(imds.Options{Endpoint: endpoint}), "instance-id"); got != id {
+		t.Fatalf("restored instance's IMDS says %q", got)
 	}
 	next := launch(t, second.Client, 1, "")[0]
 	if *next.InstanceId == id || *next.PrivateIpAddress == *d.PrivateIpAddress {

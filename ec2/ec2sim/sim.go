@@ -132,8 +132,16 @@ func Load(opts Options) (*Sim, error) {
 		w = newWorld(opts.Region, opts.Seed&0xffffffff)
 	}
 	s.w = w
-	s.SetFaults(opts.Faults)
+	if err := s.SetFaults(opts.Faults); err != nil {
+		return nil, fmt.Errorf("faults: %w", err)
+	}
 	s.resumeTransitions()
+	// Instances restored from a state file get their IMDS back.
+	for id, in := range w.Instances {
+		if in.State != "terminated" {
+			s.imds.open(id)
+		}
+	}
 	return s, nil
 }
 

@@ -1,5 +1,3 @@
-// Package simtest starts an EC2 simulator for a test: an httptest server
-// and a real aws-sdk-go-v2 EC2 client pointed at it.
 package simtest
 
 import (
