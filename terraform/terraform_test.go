@@ -160,6 +160,17 @@ func TestExamplesRenderAConfigurationEc2haAccepts(t *testing.T) {
 				t.Errorf("secondary_private_ip = %s but the group's secondary_ips are %+v", ip.AsString(), res.SecondaryIPs)
 			}
 
+			for _, step := range []string{
+				"echo '" + inputs["binary_sha256"].AsString() + "  '\"$download\" | sha256sum --check --quiet -\ninstall -m 0755 \"$download\" /usr/local/bin/ec2ha",
+				"EC2HA_NODE_NAME=$node_name",
+				"ExecStart=/usr/local/bin/ec2ha agent",
+				"systemctl enable --now ec2ha.service",
+			} {
+				if !strings.Contains(r.userData, step) {
+					t.Errorf("user data lacks the step %q", step)
+				}
+			}
+
 			bash := exec.Command("bash", "-n")
 			bash.Stdin = strings.NewReader(r.userData)
 			if out, err := bash.CombinedOutput(); err != nil {
@@ -418,6 +429,58 @@ func TestVariablesAreTypedDescribedAndValidated(t *testing.T) {
 			failed := m.validationFailures(t, m.inputs(t, with(base, map[string]cty.Value{tc.variable: tc.value})))
 			if len(failed) != 1 || !strings.Contains(failed[0], tc.message) {
 				t.Errorf("validation errors %q, want exactly one mentioning %q", failed, tc.message)
+			}
+		})
+	}
+}
+
+func TestBootstrapReadsExactlyTheKeyAndTheBinary(t *testing.T) {
+	m := parseDir(t, ".")
+	policy := m.resource(t, "aws_iam_role_policy.bootstrap").Body.Attributes["policy"]
+	const secretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ec2ha/pg/gossip-key-AbCdEf"
+	const kmsARN = "arn:aws:kms:eu-west-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403020100"
+	for _, tc := range []struct {
+		name       string
+		example    string
+		changes    map[string]cty.Value
+		statements map[string]string // action -> resource
+		fetches    []string          // commands user data must run
+	}{
+		{"https binary, ssm key", "two-nodes-witness-eip", nil,
+			map[string]string{"ssm:GetParameter": "arn:aws:ssm:*:*:parameter/ec2ha/haproxy/gossip-key"},
+			[]string{"curl -fsSL --retry 5 -o \"$download\" 'https://downloads.example.com/ec2ha/v0.1.0/ec2ha-linux-amd64'", "aws ssm get-parameter"}},
+		{"s3 binary, ssm key", "three-nodes-secondary-ip", nil,
+			map[string]string{
+				"ssm:GetParameter": "arn:aws:ssm:*:*:parameter/ec2ha/pg/gossip-key",
+				"s3:GetObject":     "arn:aws:s3:::ec2ha-artifacts-123456789012/v0.1.0/ec2ha-linux-amd64",
+			},
+			[]string{"aws s3 cp --only-show-errors --region \"$region\" 's3://ec2ha-artifacts-123456789012/v0.1.0/ec2ha-linux-amd64'", "aws ssm get-parameter"}},
+		{"secrets manager key with its own KMS key", "two-nodes-witness-eip", map[string]cty.Value{
+			"gossip_key":             cty.ObjectVal(map[string]cty.Value{"source": cty.StringVal("secretsmanager"), "name": cty.StringVal(secretARN)}),
+			"gossip_key_kms_key_arn": cty.StringVal(kmsARN),
+		}, map[string]string{"secretsmanager:GetSecretValue": secretARN, "kms:Decrypt": kmsARN},
+			[]string{"aws secretsmanager get-secret-value --region \"$region\" --secret-id '" + secretARN + "'"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := render(t, m, with(exampleInputs(t, tc.example), tc.changes))
+			var doc iampolicy.Document
+			tfJSON := evalExpr(t, policy.Expr, m.evalContext(r.vars, r.locals, resourceStubs())).AsString()
+			if err := json.Unmarshal([]byte(tfJSON), &doc); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, s := range doc.Statement {
+				for _, a := range s.Action {
+					got[a], _ = s.Resource.(string)
+				}
+			}
+			if !reflect.DeepEqual(got, tc.statements) {
+				t.Errorf("bootstrap policy allows %v, want %v", got, tc.statements)
+			}
+			for _, cmd := range tc.fetches {
+				if !strings.Contains(r.userData, cmd) {
+					t.Errorf("user data does not run %s", cmd)
+				}
 			}
 		})
 	}

@@ -29,7 +29,7 @@ variable "binary_sha256" {
 }
 
 variable "gossip_key_parameter" {
-  description = "SSM SecureString parameter holding the gossip key, created with `ec2ha keygen --out - | aws ssm put-parameter --type SecureString --value file:///dev/stdin --name NAME`."
+  description = "SSM SecureString parameter holding the gossip key, created with `ec2ha keygen --out gossip.key` and `aws ssm put-parameter --type SecureString --name NAME --value file://gossip.key`."
   type        = string
 }
 
