@@ -20,10 +20,10 @@ installed_version() { # tool, sed expression picking the version out of --versio
 
 if [ "$(installed_version terraform 's/^Terraform v//p')" != "$TERRAFORM_VERSION" ]; then
   echo "installing terraform $TERRAFORM_VERSION into $gobin"
-  GOBIN="$gobin" GOFLAGS= go install "github.com/hashicorp/terraform@v$TERRAFORM_VERSION"
+  GOBIN="$gobin" GOFLAGS='' go install "github.com/hashicorp/terraform@v$TERRAFORM_VERSION"
 fi
 
 if [ "$(installed_version tflint 's/^TFLint version //p')" != "$TFLINT_VERSION" ]; then
   echo "installing tflint $TFLINT_VERSION into $gobin"
-  GOBIN="$gobin" GOFLAGS= go install "github.com/terraform-linters/tflint@v$TFLINT_VERSION"
+  GOBIN="$gobin" GOFLAGS='' go install "github.com/terraform-linters/tflint@v$TFLINT_VERSION"
 fi
