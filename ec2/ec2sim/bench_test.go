@@ -1,6 +1,10 @@
 package ec2sim_test
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,4 +75,22 @@ func BenchmarkRequestThroughput(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkDescribeInstancesServerSide is the simulator's own share of
+// BenchmarkDescribeInstancesTagFilter: the handler without HTTP or the SDK.
+func BenchmarkDescribeInstancesServerSide(b *testing.B) {
+	env := world1000(b)
+	form := url.Values{"Action": {"DescribeInstances"}, "Version": {ec2sim.APIVersion},
+		"Filter.1.Name": {"tag:cluster"}, "Filter.1.Value.1": {"bench"}}.Encode()
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		env.Sim.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("HTTP %d: %s", rec.Code, rec.Body)
+		}
+	}
 }

@@ -165,15 +165,21 @@ func primaryIPIfAttached(in *instance) string {
 	return in.PrivateIP
 }
 
-// sortedInstances is the order Describe* calls list instances in: by
-// launch, so pages are stable while instances come and go.
-func (w *world) sortedInstances() []*instance {
+// allInstances returns every instance, unordered.
+func (w *world) allInstances() []*instance {
 	out := make([]*instance, 0, len(w.Instances))
 	for _, in := range w.Instances {
 		out = append(out, in)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
+	return out
+}
+
+// sortInstances puts instances in the order Describe* calls list them: by
+// launch, so pages are stable while instances come and go. Callers filter
+// first, so only the matches are sorted.
+func sortInstances(ins []*instance) []*instance {
+	sort.Slice(ins, func(i, j int) bool {
+		a, b := ins[i], ins[j]
 		if !a.LaunchTime.Equal(b.LaunchTime) {
 			return a.LaunchTime.Before(b.LaunchTime)
 		}
@@ -182,7 +188,7 @@ func (w *world) sortedInstances() []*instance {
 		}
 		return a.LaunchIndex < b.LaunchIndex
 	})
-	return out
+	return ins
 }
 
 type describeInstancesResp struct {
@@ -203,11 +209,14 @@ func opDescribeInstances(o *op) (any, error) {
 			return nil, err
 		}
 	} else {
-		all = o.w.sortedInstances()
+		all = o.w.allInstances()
 	}
 	all, err := applyFilters(o, instanceFilters, all, func(in *instance) map[string]string { return o.w.Tags[in.ID] })
 	if err != nil {
 		return nil, err
+	}
+	if len(ids) == 0 {
+		sortInstances(all)
 	}
 	page, next, err := paginate(o, "DescribeInstances", all, 5, 1000)
 	if err != nil {
@@ -495,7 +504,7 @@ var statusFilters = filterFields[*instance]{
 }
 
 func opDescribeInstanceStatus(o *op) (any, error) {
-	all := o.w.sortedInstances()
+	all := sortInstances(o.w.allInstances())
 	if ids := o.p.list("InstanceId"); len(ids) > 0 {
 		var err error
 		if all, err = o.instances(ids); err != nil {

@@ -484,3 +484,20 @@ func TestImplementsEveryCallEc2haMakes(t *testing.T) {
 		}
 	}
 }
+
+// TestSDKWaiters checks the SDK's own waiters, which poll DescribeInstances
+// with JMESPath over the XML, see the transitions.
+func TestSDKWaiters(t *testing.T) {
+	env := simtest.Start(t, ec2sim.Options{Durations: ec2sim.Durations{Pending: 20 * time.Millisecond, Stopping: 20 * time.Millisecond}})
+	id := *launch(t, env.Client, 1, "")[0].InstanceId
+	fast := func(min, max *time.Duration) { *min, *max = 10*time.Millisecond, 50*time.Millisecond }
+	running := awsec2.NewInstanceRunningWaiter(env.Client, func(o *awsec2.InstanceRunningWaiterOptions) { fast(&o.MinDelay, &o.MaxDelay) })
+	if err := running.Wait(ctx, &awsec2.DescribeInstancesInput{InstanceIds: []string{id}}, 30*time.Second); err != nil {
+		t.Fatalf("InstanceRunningWaiter: %v", err)
+	}
+	mustOK(env.Client.StopInstances(ctx, &awsec2.StopInstancesInput{InstanceIds: []string{id}, Force: aws.Bool(true)}))
+	stopped := awsec2.NewInstanceStoppedWaiter(env.Client, func(o *awsec2.InstanceStoppedWaiterOptions) { fast(&o.MinDelay, &o.MaxDelay) })
+	if err := stopped.Wait(ctx, &awsec2.DescribeInstancesInput{InstanceIds: []string{id}}, 30*time.Second); err != nil {
+		t.Fatalf("InstanceStoppedWaiter: %v", err)
+	}
+}
