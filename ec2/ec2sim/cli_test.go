@@ -2,6 +2,7 @@ package ec2sim_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -11,9 +12,14 @@ import (
 )
 
 // TestAWSCLIScript runs testdata/cli.sh, which drives the simulator with
-// the AWS CLI the way a user pasting commands would.
+// the AWS CLI the way a user pasting commands would. AWS_CLI chooses the
+// binary.
 func TestAWSCLIScript(t *testing.T) {
-	for _, tool := range []string{"aws", "bash", "curl"} {
+	cli := os.Getenv("AWS_CLI") // e.g. /usr/bin/aws for Debian's v2
+	if cli == "" {
+		cli = "aws"
+	}
+	for _, tool := range []string{cli, "bash", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed; install the AWS CLI (pip install awscli, or Debian's awscli) to run the CLI scenarios", tool)
 		}

@@ -161,8 +161,14 @@ func (s *Sim) IMDSHandler(instanceID string) http.Handler {
 			b := make([]byte, 24)
 			_, _ = rand.Read(b)
 			tok := hex.EncodeToString(b)
+			now := s.clk.Now()
 			m.mu.Lock()
-			m.tokens[tok] = s.clk.Now().Add(time.Duration(ttl) * time.Second)
+			for t, exp := range m.tokens {
+				if now.After(exp) {
+					delete(m.tokens, t)
+				}
+			}
+			m.tokens[tok] = now.Add(time.Duration(ttl) * time.Second)
 			m.mu.Unlock()
 			rw.Header().Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", strconv.Itoa(ttl))
 			_, _ = rw.Write([]byte(tok))

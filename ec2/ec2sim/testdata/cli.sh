@@ -7,9 +7,9 @@
 set -euo pipefail
 : "${ENDPOINT:?set ENDPOINT to the simulator URL, e.g. http://127.0.0.1:4566}"
 export AWS_ACCESS_KEY_ID=sim AWS_SECRET_ACCESS_KEY=sim AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_MAX_ATTEMPTS=1
-
-ec2() { aws --endpoint-url "$ENDPOINT" --output text ec2 "$@"; }
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_MAX_ATTEMPTS=1 AWS_PAGER=""
+# AWS_CLI picks the CLI binary: pip's v1 and Debian's v2 both work.
+ec2() { "${AWS_CLI:-aws}" --endpoint-url "$ENDPOINT" --output text ec2 "$@"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 expect() { # expect WANT GOT WHAT
 	[ "$2" = "$1" ] || fail "$3: got '$2', want '$1'"
