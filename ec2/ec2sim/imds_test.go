@@ -129,11 +129,7 @@ func TestPersistence(t *testing.T) {
 	if aws.ToString(d.PublicIpAddress) != *eip.PublicIp || *d.Tags[0].Value != "p" {
 		t.Fatalf("restored instance: public %v tags %v", d.PublicIpAddress, d.Tags)
 	}
-	endpoint, err := second.Sim.IMDSEndpoint(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := metadata(t, imds.New(imds.Options{Endpoint: endpoint}), "instance-id"); got != id {
+	if got := metadata(t, second.IMDS(t, id), "instance-id"); got != id {
 		t.Fatalf("restored instance's IMDS says %q", got)
 	}
 	next := launch(t, second.Client, 1, "")[0]

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/ec2ha/ec2ha/ec2/ec2sim"
@@ -59,4 +60,16 @@ func (e *Env) NewClient(optFns ...func(*awsec2.Options)) *awsec2.Client {
 		}),
 	}
 	return awsec2.New(opts, optFns...)
+}
+
+// IMDS returns the SDK's metadata client pointed at one instance's own
+// IMDS, as an agent on that instance would use it. The simulator must
+// have been started with Options.IMDSHost set.
+func (e *Env) IMDS(t testing.TB, instanceID string) *imds.Client {
+	t.Helper()
+	endpoint, err := e.Sim.IMDSEndpoint(instanceID)
+	if err != nil {
+		t.Fatalf("simtest: %v", err)
+	}
+	return imds.New(imds.Options{Endpoint: endpoint})
 }
