@@ -385,7 +385,7 @@ func opRunInstances(o *op) (any, error) {
 		o.await(in, o.s.opts.Durations.Pending)
 	}
 	if token != "" {
-		o.w.ClientTokens[token] = clientToken{Reservation: res.ReservationID, Hash: hash, Instances: ids}
+		o.w.ClientTokens[token] = clientToken{Hash: hash, Instances: ids}
 	}
 	return &runInstancesResp{xReservation: res}, nil
 }
@@ -443,6 +443,11 @@ func (o *op) changeStates(verb string, allowed map[string]string, d time.Duratio
 		cur := prev
 		if next != "same" {
 			cur = next
+			if next == "pending" {
+				in.StateReason, in.TransitionReason = "", ""
+			} else {
+				in.TransitionReason = "User initiated (" + o.now.UTC().Format("2006-01-02 15:04:05 MST") + ")"
+			}
 			o.transition(in, next, d)
 		}
 		out.InstancesSet.Items = append(out.InstancesSet.Items,

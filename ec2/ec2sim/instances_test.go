@@ -3,6 +3,7 @@ package ec2sim_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -326,6 +327,9 @@ func TestStopKeepsTerminateReleases(t *testing.T) {
 
 	mustOK(c.StopInstances(ctx, &awsec2.StopInstancesInput{InstanceIds: []string{id}}))
 	d := describe(t, c, id)
+	if !strings.HasPrefix(aws.ToString(d.StateTransitionReason), "User initiated (") || aws.ToString(d.StateReason.Code) != "Client.UserInitiatedShutdown" {
+		t.Errorf("stopped instance reasons: %q %+v", aws.ToString(d.StateTransitionReason), d.StateReason)
+	}
 	if d.State.Name != types.InstanceStateNameStopped || *d.PrivateIpAddress != *in.PrivateIpAddress || aws.ToString(d.PublicIpAddress) != *alloc.PublicIp {
 		t.Fatalf("stopped instance: %s ip %s public %s", d.State.Name, aws.ToString(d.PrivateIpAddress), aws.ToString(d.PublicIpAddress))
 	}

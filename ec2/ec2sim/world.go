@@ -32,9 +32,8 @@ type world struct {
 type Tag struct{ Key, Value string }
 
 type clientToken struct {
-	Reservation string
-	Hash        string
-	Instances   []string
+	Hash      string
+	Instances []string
 }
 
 type vpc struct {
@@ -63,24 +62,23 @@ type route struct {
 }
 
 type instance struct {
-	ID, ImageID, Type       string
-	SubnetID, VpcID, AZ     string
-	PrivateIP               string // primary ENI's primary address; kept after terminate for the record
-	ENI                     string // primary ENI; empty once terminated
-	State                   string
-	StateReason             string `json:",omitempty"`
-	TransitionReason        string `json:",omitempty"`
-	Reservation             string
-	ClientToken             string `json:",omitempty"`
-	LaunchTemplateID        string `json:",omitempty"`
-	LaunchTemplateVersion   string `json:",omitempty"`
-	LaunchTime              time.Time
-	TerminatedAt            time.Time `json:",omitempty"`
-	TransitionDue           time.Time `json:",omitempty"` // when the current transitional state ends
-	Gen                     uint64    // bumps on every state change, so stale timers do nothing
-	MachineGone             bool      `json:",omitempty"`
-	LaunchIndex             int
-	InstanceInitiatedPolicy string `json:",omitempty"`
+	ID, ImageID, Type     string
+	SubnetID, VpcID, AZ   string
+	PrivateIP             string // primary ENI's primary address; kept after terminate for the record
+	ENI                   string // primary ENI; empty once terminated
+	State                 string
+	StateReason           string `json:",omitempty"`
+	TransitionReason      string `json:",omitempty"`
+	Reservation           string
+	ClientToken           string `json:",omitempty"`
+	LaunchTemplateID      string `json:",omitempty"`
+	LaunchTemplateVersion string `json:",omitempty"`
+	LaunchTime            time.Time
+	TerminatedAt          time.Time `json:",omitempty"`
+	TransitionDue         time.Time `json:",omitempty"` // when the current transitional state ends
+	Gen                   uint64    // bumps on every state change, so stale timers do nothing
+	MachineGone           bool      `json:",omitempty"`
+	LaunchIndex           int
 }
 
 type eni struct {
