@@ -133,6 +133,14 @@ func TestErrorCodes(t *testing.T) {
 			_, err := c.DescribeVpcs(ctx, &awsec2.DescribeVpcsInput{VpcIds: []string{"vpc-0123456789abcdef0"}}, noRetry)
 			return err
 		}},
+		{"InsufficientFreeAddressesInSubnet", 400, func() error {
+			// A /20 has 4,091 usable addresses; nothing may be launched.
+			_, err := c.RunInstances(ctx, &awsec2.RunInstancesInput{ImageId: ami, MinCount: aws.Int32(5000), MaxCount: aws.Int32(5000)}, noRetry)
+			if n := len(mustOK(c.DescribeInstances(ctx, &awsec2.DescribeInstancesInput{})).Reservations); n > 20 {
+				t.Errorf("a failed launch left %d reservations", n)
+			}
+			return err
+		}},
 		{"InvalidAMIID.Malformed", 400, func() error {
 			_, err := c.RunInstances(ctx, &awsec2.RunInstancesInput{ImageId: aws.String("image-1"), MinCount: one, MaxCount: one}, noRetry)
 			return err

@@ -168,7 +168,7 @@ func (s *Sim) Faults() Faults {
 
 // injectFaults runs before every action. A dropped connection panics with
 // http.ErrAbortHandler, which net/http turns into a closed connection.
-func (s *Sim) injectFaults(ctx context.Context, action string, rw http.ResponseWriter) error {
+func (s *Sim) injectFaults(ctx context.Context, action string) error {
 	fs := &s.faults
 	fs.mu.Lock()
 	f := fs.f

@@ -343,16 +343,21 @@ func opRunInstances(o *op) (any, error) {
 		specs[rt] = append(specs[rt], tags...) // later wins: the request overrides the template
 	}
 
+	// Launch as many as MaxCount that the subnet has addresses for, but
+	// at least MinCount, or nothing.
+	if free := o.w.freeCount(sn); free < minCount {
+		return nil, clientErr("InsufficientFreeAddressesInSubnet",
+			"The subnet '%s' has %d free addresses; MinCount is %d", sn.ID, free, minCount)
+	} else if privIP == "" {
+		maxCount = min(maxCount, free)
+	}
 	res := xReservation{ReservationID: o.w.newID("r-"), OwnerID: ownerID}
 	var created []*instance
 	for i := range maxCount {
 		ip := privIP
 		if ip == "" {
 			if ip, err = o.w.freeIP(sn); err != nil {
-				if i >= minCount {
-					break
-				}
-				return nil, err
+				return nil, err // cannot happen: free addresses were counted above
 			}
 		}
 		in := &instance{

@@ -255,7 +255,7 @@ func (s *Sim) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	p := newParams(r.Form)
 	action := p.str("Action")
-	out, err := s.call(r.Context(), action, p, rw)
+	out, err := s.call(r.Context(), action, p)
 	s.log.Debug("ec2sim request", "action", action, "request_id", reqID, "err", err)
 	if err != nil {
 		apiErr, ok := err.(*APIError)
@@ -280,7 +280,7 @@ func (s *Sim) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 }
 
 // call applies injected faults, then runs the action.
-func (s *Sim) call(ctx context.Context, action string, p params, rw http.ResponseWriter) (any, error) {
+func (s *Sim) call(ctx context.Context, action string, p params) (any, error) {
 	if action == "" {
 		return nil, missing("Action")
 	}
@@ -288,7 +288,7 @@ func (s *Sim) call(ctx context.Context, action string, p params, rw http.Respons
 	if !ok {
 		return nil, clientErr("InvalidAction", "The action %s is not valid for this web service.", action)
 	}
-	if err := s.injectFaults(ctx, action, rw); err != nil {
+	if err := s.injectFaults(ctx, action); err != nil {
 		return nil, err
 	}
 	if dry, err := p.boolean("DryRun"); err != nil {
