@@ -135,7 +135,9 @@ func TestErrorCodes(t *testing.T) {
 		}},
 		{"InsufficientFreeAddressesInSubnet", 400, func() error {
 			// A /20 has 4,091 usable addresses; nothing may be launched.
-			count := func() int { return len(mustOK(c.DescribeInstances(ctx, &awsec2.DescribeInstancesInput{})).Reservations) }
+			count := func() int {
+				return len(mustOK(c.DescribeInstances(ctx, &awsec2.DescribeInstancesInput{})).Reservations)
+			}
 			before := count()
 			_, err := c.RunInstances(ctx, &awsec2.RunInstancesInput{ImageId: ami, MinCount: aws.Int32(5000), MaxCount: aws.Int32(5000)}, noRetry)
 			if after := count(); after != before {
