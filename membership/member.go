@@ -1,0 +1,84 @@
+package membership
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// State is a member's liveness as this node sees it.
+type State string
+
+const (
+	StateAlive   State = "alive"
+	StateSuspect State = "suspect" // a probe failed; not yet declared dead
+	StateDead    State = "dead"    // declared failed by the suspicion timeout
+	StateLeft    State = "left"    // left gracefully
+)
+
+// Votes reports whether a member in this state counts toward quorum.
+func (s State) Votes() bool { return s == StateAlive || s == StateSuspect }
+
+// Meta is what every node tells the others about itself. It travels in
+// memberlist's node meta, which is limited to memberlist.MetaMaxSize bytes.
+type Meta struct {
+	InstanceID string   `json:"i,omitempty"`
+	AZ         string   `json:"z,omitempty"`
+	Version    string   `json:"v,omitempty"`
+	Groups     []string `json:"g,omitempty"` // groups this node can host
+	Standby    bool     `json:"s,omitempty"` // hosts nothing until told otherwise
+	Witness    bool     `json:"w,omitempty"` // votes, hosts no groups
+	// Incarnation is the agent's boot incarnation, set at each start and
+	// larger after a restart, so a restarted node is told apart from its
+	// previous life. (memberlist's own incarnation counter is not exported.)
+	Incarnation uint64 `json:"n,omitempty"`
+	// Leaving is set by Leave just before memberlist's leave message:
+	// memberlist's leave event does not say whether a node left or failed,
+	// so the last metadata a node gossips tells.
+	Leaving bool `json:"l,omitempty"`
+}
+
+func (m Meta) encode() ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > memberlist.MetaMaxSize {
+		return nil, fmt.Errorf("membership: node metadata is %d bytes, over memberlist's limit of %d: use fewer or shorter group names", len(b), memberlist.MetaMaxSize)
+	}
+	return b, nil
+}
+
+func decodeMeta(b []byte) Meta {
+	var m Meta
+	_ = json.Unmarshal(b, &m) // a peer with unreadable meta is still a member
+	return m
+}
+
+// Member is one node of the view.
+type Member struct {
+	Name        string
+	Addr        string // host:port of its gossip endpoint
+	State       State
+	Incarnation uint64 // Meta.Incarnation: the member's boot incarnation
+	Meta        Meta
+	Since       time.Time // when this node last saw the state change
+}
+
+// View is this node's picture of the cluster.
+type View struct {
+	Local   string   // the local node's name
+	Members []Member // every member ever seen, the local node included, sorted by name
+}
+
+// Member returns the named member.
+func (v View) Member(name string) (Member, bool) {
+	for _, m := range v.Members {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Member{}, false
+}

@@ -1,0 +1,137 @@
+package membership
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Timing is the set of memberlist timers a profile fixes. A zero field in
+// Config.Timing keeps the profile's value.
+type Timing struct {
+	ProbeInterval           time.Duration
+	ProbeTimeout            time.Duration
+	SuspicionMult           int
+	SuspicionMaxTimeoutMult int
+	GossipInterval          time.Duration
+	PushPullInterval        time.Duration
+}
+
+// Profiles are the timing presets.
+//
+// Detection time is roughly: time until some member probes the crashed
+// node (about half a probe interval on average, one interval worst case
+// with 3 nodes) + one probe interval for the failed direct and indirect
+// probes + the suspicion timeout. memberlist's suspicion timeout
+// (state.go, suspicion.go) is
+//
+//	min = SuspicionMult × max(1, log10(n)) × ProbeInterval
+//	max = SuspicionMaxTimeoutMult × min
+//	k   = SuspicionMult − 2 confirmations expected, or 0 when n−2 < k
+//
+// With k = 0 the timer is min. Otherwise it starts at max and shrinks
+// logarithmically with each independent confirmation from another member
+// (max − (max−min)·log(c+1)/log(k+1)), reaching min after k of them; in a
+// healthy cluster confirmations arrive about once per probe interval, so the
+// typical case is near min and max is the bound when nobody confirms.
+//
+//	profile  interval  mult/maxmult  n=3 (k=0)       n=10             n=100
+//	fast     250ms     4/4           ≈1.4s (≤1.5s)   ≈1.4s (≤4.5s)    ≈2.4s (≤8.5s)
+//	lan      1s        4/6           ≈5.5s (≤6s)     ≈5.5s (≤26s)     ≈9.5s (≤50s)
+//	wan      5s        6/6           ≈37s (≤40s)     ≈37s (≤190s)     ≈67s (≤370s)
+//
+// (n=3 for fast: min = 4 × 1 × 250ms = 1s, k = 0; plus ≈0.125s until a probe
+// and 0.25s for it to fail.) fast aims at crash detection under 2s in a
+// 3-node cluster inside one VPC; its 200ms probe timeout and the indirect
+// and TCP fallback probes keep 1% packet loss from declaring anyone dead,
+// and a falsely suspected node has the whole 1s suspicion to refute it.
+// BenchmarkDetection measures these.
+var Profiles = map[string]Timing{
+	"fast": {
+		ProbeInterval:           250 * time.Millisecond,
+		ProbeTimeout:            200 * time.Millisecond,
+		SuspicionMult:           4,
+		SuspicionMaxTimeoutMult: 4,
+		GossipInterval:          100 * time.Millisecond,
+		PushPullInterval:        15 * time.Second,
+	},
+	"lan": timingOf(memberlist.DefaultLANConfig()),
+	"wan": timingOf(memberlist.DefaultWANConfig()),
+}
+
+func timingOf(c *memberlist.Config) Timing {
+	return Timing{
+		ProbeInterval:           c.ProbeInterval,
+		ProbeTimeout:            c.ProbeTimeout,
+		SuspicionMult:           c.SuspicionMult,
+		SuspicionMaxTimeoutMult: c.SuspicionMaxTimeoutMult,
+		GossipInterval:          c.GossipInterval,
+		PushPullInterval:        c.PushPullInterval,
+	}
+}
+
+// ResolveTiming returns the named profile with the non-zero fields of
+// overrides applied.
+func ResolveTiming(profile string, overrides Timing) (Timing, error) {
+	t, ok := Profiles[profile]
+	if !ok {
+		return Timing{}, fmt.Errorf("membership: profile %q is unknown: use fast, lan or wan", profile)
+	}
+	set := func(dst *time.Duration, v time.Duration) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	set(&t.ProbeInterval, overrides.ProbeInterval)
+	set(&t.ProbeTimeout, overrides.ProbeTimeout)
+	set(&t.GossipInterval, overrides.GossipInterval)
+	set(&t.PushPullInterval, overrides.PushPullInterval)
+	if overrides.SuspicionMult != 0 {
+		t.SuspicionMult = overrides.SuspicionMult
+	}
+	if overrides.SuspicionMaxTimeoutMult != 0 {
+		t.SuspicionMaxTimeoutMult = overrides.SuspicionMaxTimeoutMult
+	}
+	if t.ProbeTimeout >= t.ProbeInterval {
+		return Timing{}, fmt.Errorf("membership: probe timeout %v must be shorter than the probe interval %v", t.ProbeTimeout, t.ProbeInterval)
+	}
+	if t.SuspicionMult < 1 || t.SuspicionMaxTimeoutMult < 1 {
+		return Timing{}, fmt.Errorf("membership: suspicion multipliers must be at least 1")
+	}
+	return t, nil
+}
+
+// ExpectedDetection is the typical crash detection time for n members
+// (the first column of each cell in the table above): half a probe
+// interval until a probe, one interval for it to fail, and the minimum
+// suspicion timeout.
+func (t Timing) ExpectedDetection(n int) time.Duration {
+	return t.ProbeInterval/2 + t.ProbeInterval + t.minSuspicion(n)
+}
+
+// DetectionBound is the detection time when no other member confirms the
+// suspicion: the maximum suspicion timeout (or the minimum, when too few
+// members exist to confirm) plus two probe intervals.
+func (t Timing) DetectionBound(n int) time.Duration {
+	s := t.minSuspicion(n)
+	if n-2 >= t.SuspicionMult-2 && t.SuspicionMult > 2 {
+		s *= time.Duration(t.SuspicionMaxTimeoutMult)
+	}
+	return 2*t.ProbeInterval + s
+}
+
+func (t Timing) minSuspicion(n int) time.Duration {
+	scale := math.Max(1, math.Log10(math.Max(1, float64(n))))
+	return time.Duration(float64(t.SuspicionMult) * scale * float64(t.ProbeInterval))
+}
+
+func (t Timing) apply(c *memberlist.Config) {
+	c.ProbeInterval = t.ProbeInterval
+	c.ProbeTimeout = t.ProbeTimeout
+	c.SuspicionMult = t.SuspicionMult
+	c.SuspicionMaxTimeoutMult = t.SuspicionMaxTimeoutMult
+	c.GossipInterval = t.GossipInterval
+	c.PushPullInterval = t.PushPullInterval
+}

@@ -1,0 +1,51 @@
+package membership
+
+import "testing"
+
+func view(states ...State) View {
+	v := View{Local: "n0"}
+	for i, s := range states {
+		v.Members = append(v.Members, Member{Name: string(rune('a' + i)), State: s})
+	}
+	return v
+}
+
+func TestComputeQuorum(t *testing.T) {
+	A, S, D, L := StateAlive, StateSuspect, StateDead, StateLeft
+	tests := []struct {
+		name    string
+		view    View
+		policy  QuorumPolicy
+		allSeen bool
+		want    QuorumState
+		votes   int
+	}{
+		{"3 of 5 is a majority", view(A, A, A, D, D), QuorumPolicy{ExpectedVotes: 5}, true, Quorate, 3},
+		{"2 of 5 is not", view(A, A), QuorumPolicy{ExpectedVotes: 5}, true, NotQuorate, 2},
+		{"2 of 4 is not (even split)", view(A, A, D, D), QuorumPolicy{ExpectedVotes: 4}, true, NotQuorate, 2},
+		{"suspect members still vote", view(A, S, D), QuorumPolicy{ExpectedVotes: 3}, true, Quorate, 2},
+		{"left members do not vote", view(A, L, L), QuorumPolicy{ExpectedVotes: 3}, true, NotQuorate, 1},
+		{"more voters than expected raise expected", view(A, A, A, A), QuorumPolicy{ExpectedVotes: 3}, true, Quorate, 4},
+		{"two_node alone is a fencing race", view(A, D), QuorumPolicy{ExpectedVotes: 2, TwoNode: true}, true, QuorateTwoNode, 1},
+		{"two_node with both is plainly quorate", view(A, A), QuorumPolicy{ExpectedVotes: 2, TwoNode: true}, true, Quorate, 2},
+		{"two nodes without two_node: alone is not quorate", view(A, D), QuorumPolicy{ExpectedVotes: 2}, true, NotQuorate, 1},
+		{"wait_for_all holds quorum before all seen", view(A, A, A), QuorumPolicy{ExpectedVotes: 3, WaitForAll: true}, false, NotQuorate, 3},
+		{"wait_for_all releases once all seen", view(A, A, D), QuorumPolicy{ExpectedVotes: 3, WaitForAll: true}, true, Quorate, 2},
+		{"wait_for_all blocks the two_node race at cold start", view(A), QuorumPolicy{ExpectedVotes: 2, TwoNode: true, WaitForAll: true}, false, NotQuorate, 1},
+		{"single node cluster", view(A), QuorumPolicy{ExpectedVotes: 1}, true, Quorate, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ComputeQuorum(tt.view, tt.policy, tt.allSeen)
+			if got.State != tt.want || got.Votes != tt.votes {
+				t.Fatalf("got %v with %d votes (%s), want %v with %d", got.State, got.Votes, got.Reason, tt.want, tt.votes)
+			}
+			if got.Reason == "" {
+				t.Fatal("no reason given")
+			}
+			if got.Has() != (tt.want != NotQuorate) {
+				t.Fatalf("Has() = %v for %v", got.Has(), got.State)
+			}
+		})
+	}
+}
