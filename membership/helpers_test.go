@@ -45,6 +45,7 @@ type cluster struct {
 	net   *memtest.Network
 	nodes map[string]*Node
 	addrs map[string]string
+	order []string // addresses in start order
 	base  Config
 }
 
@@ -68,9 +69,9 @@ func (c *cluster) config(name string) Config {
 		cfg.JoinBackoff = 100 * time.Millisecond
 		cfg.JoinMaxBackoff = time.Second
 	}
-	for _, a := range c.addrs {
-		cfg.Join = append(cfg.Join, a)
-	}
+	// Three seeds are enough to join; joining through every member would
+	// make a 100-node start quadratic.
+	cfg.Join = append(cfg.Join, c.order[:min(3, len(c.order))]...)
 	return cfg
 }
 
@@ -87,6 +88,9 @@ func (c *cluster) start(name string) *Node {
 		c.t.Fatalf("start %s: %v", name, err)
 	}
 	c.nodes[name] = n
+	if _, ok := c.addrs[name]; !ok {
+		c.order = append(c.order, n.Addr())
+	}
 	c.addrs[name] = n.Addr()
 	c.t.Cleanup(func() { _ = n.Shutdown() })
 	return n

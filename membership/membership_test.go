@@ -64,8 +64,12 @@ func TestLoopbackCrashDetectedAndQuorumKept(t *testing.T) {
 		t.Fatalf("full cluster: %+v", q)
 	}
 
+	crashed := time.Now()
 	_ = b.Shutdown()
 	e := waitEvent(t, a, EventFailed, "b")
+	// Timing is reported, not asserted (slow shared machine, -race);
+	// BenchmarkDetection measures it properly.
+	t.Logf("crash detected after %v; fast profile bound for 3 nodes %v", time.Since(crashed), a.Timing().DetectionBound(3))
 	if e.Node.State != StateDead || e.Reason == "" {
 		t.Fatalf("failed event: %+v", e)
 	}

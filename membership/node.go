@@ -238,8 +238,11 @@ func (n *Node) Shutdown() error {
 }
 
 // joinLoop joins the static and discovered peers with backoff, then keeps
-// watching: whenever the node sees nobody else (a network blip made
-// everyone dead), it tries again, so no restart is needed.
+// watching: whenever the node is alone (a network blip made everyone dead)
+// it retries with backoff, and while any member is failed it retries every
+// JoinMaxBackoff through the configured, discovered and failed members'
+// addresses. The latter heals a partition that outlasts memberlist's own
+// gossip to dead nodes, where each side is alive but blind to the other.
 func (n *Node) joinLoop() {
 	defer n.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -249,17 +252,27 @@ func (n *Node) joinLoop() {
 	maxWait := cmp(n.cfg.JoinMaxBackoff, 30*time.Second)
 	wait := first
 	for {
-		if n.ml.NumMembers() <= 1 {
-			addrs := n.joinAddrs(ctx)
+		alone := n.ml.NumMembers() <= 1
+		failed := n.failedAddrs()
+		if alone || len(failed) > 0 {
+			addrs := append(n.joinAddrs(ctx), failed...)
 			if len(addrs) > 0 {
 				joined, err := n.ml.Join(addrs)
-				if err == nil || joined > 0 {
+				switch {
+				case joined > 0:
 					n.log.Info("joined the cluster", "contacted", joined)
-					wait = first
-				} else {
+				case alone:
 					n.log.Warn("cannot reach the cluster yet; retrying", "peers", len(addrs), "retry_in", wait, "err", err)
 				}
 			}
+		}
+		switch {
+		case n.ml.NumMembers() <= 1:
+			// keep the backoff growing below
+		case len(n.failedAddrs()) > 0:
+			wait = maxWait
+		default:
+			wait = first
 		}
 		if clock.Sleep(ctx, n.clock, wait) != nil {
 			return
@@ -268,6 +281,19 @@ func (n *Node) joinLoop() {
 			wait = min(wait*2, maxWait)
 		}
 	}
+}
+
+// failedAddrs are the addresses of members declared dead (not left).
+func (n *Node) failedAddrs() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for _, m := range n.members {
+		if m.State == StateDead {
+			out = append(out, m.Addr)
+		}
+	}
+	return out
 }
 
 func (n *Node) joinAddrs(ctx context.Context) []string {

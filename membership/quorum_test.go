@@ -1,6 +1,9 @@
 package membership
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func view(states ...State) View {
 	v := View{Local: "n0"}
@@ -47,5 +50,35 @@ func TestComputeQuorum(t *testing.T) {
 				t.Fatalf("Has() = %v for %v", got.Has(), got.State)
 			}
 		})
+	}
+}
+
+// The Profiles doc table is computed from these; keep them in step.
+func TestDetectionTable(t *testing.T) {
+	for _, tt := range []struct {
+		profile         string
+		n               int
+		expected, bound time.Duration
+	}{
+		{"fast", 3, 1475 * time.Millisecond, 1950 * time.Millisecond},
+		{"fast", 10, 1475 * time.Millisecond, 4950 * time.Millisecond},
+		{"fast", 100, 2475 * time.Millisecond, 8950 * time.Millisecond},
+		{"lan", 3, 5700 * time.Millisecond, 7400 * time.Millisecond},
+		{"lan", 10, 5700 * time.Millisecond, 27400 * time.Millisecond},
+		{"lan", 100, 9700 * time.Millisecond, 51400 * time.Millisecond},
+		{"wan", 3, 38 * time.Second, 46 * time.Second},
+		{"wan", 10, 38 * time.Second, 196 * time.Second},
+		{"wan", 100, 68 * time.Second, 376 * time.Second},
+	} {
+		tm, err := ResolveTiming(tt.profile, Timing{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tm.ExpectedDetection(tt.n).Round(time.Millisecond); got != tt.expected {
+			t.Errorf("%s n=%d expected %v, table says %v", tt.profile, tt.n, got, tt.expected)
+		}
+		if got := tm.DetectionBound(tt.n).Round(time.Millisecond); got != tt.bound {
+			t.Errorf("%s n=%d bound %v, table says %v", tt.profile, tt.n, got, tt.bound)
+		}
 	}
 }
