@@ -30,7 +30,7 @@ var (
 	descSuspicions = prometheus.NewDesc("ec2ha_membership_suspicions_total", "Members seen turning suspect.", nil, nil)
 	descRejected   = prometheus.NewDesc("ec2ha_membership_rejected_total", "Gossip dropped for a wrong cluster label or key.", nil, nil)
 	descBytes      = prometheus.NewDesc("ec2ha_membership_gossip_bytes_total", "Gossip bytes by direction (UDP and TCP).", []string{"direction"}, nil)
-	descQuorate    = prometheus.NewDesc("ec2ha_membership_quorum_votes", "Votes this node sees for quorum.", nil, nil)
+	descVotes    = prometheus.NewDesc("ec2ha_membership_quorum_votes", "Votes this node sees for quorum.", nil, nil)
 )
 
 // collector reads the node at scrape time, so metrics never disagree
@@ -40,7 +40,7 @@ type collector struct{ n *Node }
 func newCollector(n *Node) prometheus.Collector { return collector{n} }
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMembers, descProbeFails, descSuspicions, descRejected, descBytes, descQuorate} {
+	for _, d := range []*prometheus.Desc{descMembers, descProbeFails, descSuspicions, descRejected, descBytes, descVotes} {
 		ch <- d
 	}
 }
@@ -59,5 +59,5 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(st.Rejected))
 	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(st.SentBytes), "sent")
 	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(st.ReceivedBytes), "received")
-	ch <- prometheus.MustNewConstMetric(descQuorate, prometheus.GaugeValue, float64(c.n.Quorum().Votes))
+	ch <- prometheus.MustNewConstMetric(descVotes, prometheus.GaugeValue, float64(c.n.Quorum().Votes))
 }
