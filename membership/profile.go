@@ -22,7 +22,8 @@ type Timing struct {
 // Profiles are the timing presets.
 //
 // A crash is detected in four steps: some member's round-robin probe
-// reaches the crashed node (half a probe interval on average, up to two),
+// reaches the crashed node (half a probe interval on average; up to three,
+// as each member reshuffles its probe order every round),
 // the direct, indirect and TCP probes fail (one probe interval), the
 // suspicion timer runs out, and the dead message is gossiped to the
 // observer (about one gossip interval). memberlist's suspicion timer
@@ -39,9 +40,9 @@ type Timing struct {
 // typical case is near min; max is the bound when nobody confirms.
 //
 //	profile  probe/gossip  mult/maxmult  n=3 (k=0)      n=10           n=100
-//	fast     250ms/100ms   4/4           ≈1.5s (≤2.0s)  ≈1.5s (≤5.0s)  ≈2.5s (≤9.0s)
-//	lan      1s/200ms      4/6           ≈5.7s (≤7.4s)  ≈5.7s (≤27s)   ≈9.7s (≤51s)
-//	wan      5s/500ms      6/6           ≈38s (≤46s)    ≈38s (≤196s)   ≈68s (≤376s)
+//	fast     250ms/100ms   4/4           ≈1.5s (≤2.2s)  ≈1.5s (≤5.2s)  ≈2.5s (≤9.2s)
+//	lan      1s/200ms      4/6           ≈5.7s (≤8.4s)  ≈5.7s (≤28s)   ≈9.7s (≤52s)
+//	wan      5s/500ms      6/6           ≈38s (≤51s)    ≈38s (≤201s)   ≈68s (≤381s)
 //
 // (fast, n=3: 0.125s until a probe + 0.25s for it to fail + min = 4 × 1 ×
 // 250ms = 1s + 0.1s of gossip.) Measured with BenchmarkDetection on the
@@ -115,7 +116,7 @@ func (t Timing) ExpectedDetection(n int) time.Duration {
 }
 
 // DetectionBound is the detection time when the probe comes late and no
-// other member confirms the suspicion: two probe intervals until a probe,
+// other member confirms the suspicion: three probe intervals until a probe,
 // one for it to fail, the maximum suspicion timeout (the minimum, when too
 // few members exist to confirm) and two gossip intervals.
 func (t Timing) DetectionBound(n int) time.Duration {
@@ -123,7 +124,7 @@ func (t Timing) DetectionBound(n int) time.Duration {
 	if k := t.SuspicionMult - 2; k >= 1 && n-2 >= k {
 		s *= time.Duration(t.SuspicionMaxTimeoutMult)
 	}
-	return 3*t.ProbeInterval + s + 2*t.GossipInterval
+	return 4*t.ProbeInterval + s + 2*t.GossipInterval
 }
 
 func (t Timing) minSuspicion(n int) time.Duration {

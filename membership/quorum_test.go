@@ -60,15 +60,15 @@ func TestDetectionTable(t *testing.T) {
 		n               int
 		expected, bound time.Duration
 	}{
-		{"fast", 3, 1475 * time.Millisecond, 1950 * time.Millisecond},
-		{"fast", 10, 1475 * time.Millisecond, 4950 * time.Millisecond},
-		{"fast", 100, 2475 * time.Millisecond, 8950 * time.Millisecond},
-		{"lan", 3, 5700 * time.Millisecond, 7400 * time.Millisecond},
-		{"lan", 10, 5700 * time.Millisecond, 27400 * time.Millisecond},
-		{"lan", 100, 9700 * time.Millisecond, 51400 * time.Millisecond},
-		{"wan", 3, 38 * time.Second, 46 * time.Second},
-		{"wan", 10, 38 * time.Second, 196 * time.Second},
-		{"wan", 100, 68 * time.Second, 376 * time.Second},
+		{"fast", 3, 1475 * time.Millisecond, 2200 * time.Millisecond},
+		{"fast", 10, 1475 * time.Millisecond, 5200 * time.Millisecond},
+		{"fast", 100, 2475 * time.Millisecond, 9200 * time.Millisecond},
+		{"lan", 3, 5700 * time.Millisecond, 8400 * time.Millisecond},
+		{"lan", 10, 5700 * time.Millisecond, 28400 * time.Millisecond},
+		{"lan", 100, 9700 * time.Millisecond, 52400 * time.Millisecond},
+		{"wan", 3, 38 * time.Second, 51 * time.Second},
+		{"wan", 10, 38 * time.Second, 201 * time.Second},
+		{"wan", 100, 68 * time.Second, 381 * time.Second},
 	} {
 		tm, err := ResolveTiming(tt.profile, Timing{})
 		if err != nil {
