@@ -30,7 +30,7 @@ var (
 	descSuspicions = prometheus.NewDesc("ec2ha_membership_suspicions_total", "Members seen turning suspect.", nil, nil)
 	descRejected   = prometheus.NewDesc("ec2ha_membership_rejected_total", "Gossip dropped for a wrong cluster label or key.", nil, nil)
 	descBytes      = prometheus.NewDesc("ec2ha_membership_gossip_bytes_total", "Gossip bytes by direction (UDP and TCP).", []string{"direction"}, nil)
-	descVotes    = prometheus.NewDesc("ec2ha_membership_quorum_votes", "Votes this node sees for quorum.", nil, nil)
+	descVotes      = prometheus.NewDesc("ec2ha_membership_quorum_votes", "Votes this node sees for quorum.", nil, nil)
 )
 
 // collector reads the node at scrape time, so metrics never disagree
