@@ -46,8 +46,14 @@ type Timing struct {
 //
 // (fast, n=3: 0.125s until a probe + 0.25s for it to fail + min = 4 × 1 ×
 // 250ms = 1s + 0.1s of gossip.) Measured with BenchmarkDetection on the
-// in-process transport, fast n=3 gave a median of 1.5–1.7s and p99 1.75–1.8s
-// at 0, 1 and 5% loss with no false positives. fast aims at crash detection
+// in-process transport on a loaded 2-core machine (median / p99 over 0, 1
+// and 5% loss; no false positives except one in the lan n=100 run at 5%):
+//
+//	fast n=3   1.7s / 2.0s (30 crashes)   lan n=3    6.0–6.8s / 7.0–8.0s
+//	fast n=10  1.5–1.6s / 1.65–1.95s      lan n=10   6.0–6.8s / 7.7–8.6s
+//	fast n=100 2.5–2.8s / 2.75–3.5s       lan n=100  9.3–10.3s / 11.3–13.2s
+//
+// fast aims at crash detection
 // under 2s in a 3-node cluster inside one VPC; its 200ms probe timeout and
 // the indirect and TCP fallback probes keep 1% packet loss from declaring
 // anyone dead, and a falsely suspected node has the whole 1s suspicion to
