@@ -23,7 +23,7 @@ import (
 // action it checks the safety invariants of issue 7, and at the end of each
 // run, once faults stop, that every group is placed.
 //
-// EC2HA_FAILOVER_RUNS sets the number of runs (default 1500) and
+// EC2HA_FAILOVER_RUNS sets the number of runs (default 5000) and
 // EC2HA_FAILOVER_SEED the first seed, for a longer or reproducing run.
 
 var simNodes = []string{"a", "b", "c"}
@@ -424,7 +424,7 @@ func envInt(t *testing.T, name string, def int64) int64 {
 }
 
 func TestPropertySimulatedCluster(t *testing.T) {
-	runs := envInt(t, "EC2HA_FAILOVER_RUNS", 1500)
+	runs := envInt(t, "EC2HA_FAILOVER_RUNS", 5000)
 	first := envInt(t, "EC2HA_FAILOVER_SEED", 1)
 	const chaosSteps, quietSteps = 60, 30
 	ctx := context.Background()
