@@ -193,4 +193,3 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
-
