@@ -161,7 +161,11 @@ func TestDecidePolicies(t *testing.T) {
 			},
 			want: ""},
 		{name: "settle time holds a fresh change",
-			obs:  func(o *Observation) { o.Local = "b"; member(o, "a").State = Dead; o.ViewSince = o.Now.Add(-3 * time.Second) },
+			obs: func(o *Observation) {
+				o.Local = "b"
+				member(o, "a").State = Dead
+				o.ViewSince = o.Now.Add(-3 * time.Second)
+			},
 			want: "", reason: "settling"},
 		{name: "non-coordinator does nothing",
 			obs:  func(o *Observation) { o.Local = "b"; member(o, "a").State = Alive; o.Groups[0].Running = "" },

@@ -48,7 +48,10 @@ type simWorld struct {
 	viewSince map[string]time.Time
 	quorate   map[string]bool
 	qSince    map[string]time.Time
-	launches  []time.Time
+	// seen is what each node last learned of where each group's start hook
+	// runs: hooks on nodes it cannot reach are known only from before.
+	seen     map[string]map[string]string
+	launches []time.Time
 	apiFail   float64
 	seq       int
 	actions   int
@@ -70,7 +73,7 @@ func newSimWorld(t *testing.T, seed int64) *simWorld {
 		inst: map[string]*Instance{}, iid: map[string]string{}, agent: map[string]bool{}, part: map[string]int{},
 		holders: map[string][]string{}, hooks: map[string]map[string]bool{}, told: map[string]map[string]bool{},
 		failures: map[string]map[string]int{}, view: map[string]string{}, viewSince: map[string]time.Time{},
-		quorate: map[string]bool{}, qSince: map[string]time.Time{},
+		quorate: map[string]bool{}, qSince: map[string]time.Time{}, seen: map[string]map[string]string{},
 		intents: Intents{Standby: map[string]bool{}, Moves: map[string]Move{}},
 		apiFail: []float64{0, 0.1, 0.3}[rng.Intn(3)],
 	}
@@ -79,6 +82,7 @@ func newSimWorld(t *testing.T, seed int64) *simWorld {
 		w.inst[id] = &Instance{ID: id, State: Running, ClusterTagged: true}
 		w.iid[n] = id
 		w.agent[n] = true
+		w.seen[n] = map[string]string{}
 	}
 	// An instance outside the cluster, which an operator may wrongly give a
 	// group's resource.
@@ -156,9 +160,17 @@ func (w *simWorld) observe(n string) Observation {
 	}
 	for _, g := range w.cfg.Groups {
 		gs := GroupState{Name: g.Name, Holders: slices.Clone(w.holders[g.Name]), MonitorFailures: map[string]int{}}
-		for m := range w.hooks[g.Name] {
-			gs.Running = m
+		// What n last heard, unless the node it heard of is reachable and
+		// reports otherwise.
+		if r := w.seen[n][g.Name]; r != "" && w.reach(n, r) && !w.hooks[g.Name][r] {
+			w.seen[n][g.Name] = ""
 		}
+		for m := range w.hooks[g.Name] {
+			if w.reach(n, m) {
+				w.seen[n][g.Name] = m
+			}
+		}
+		gs.Running = w.seen[n][g.Name]
 		for m, f := range w.failures[g.Name] {
 			gs.MonitorFailures[m] = f
 		}
