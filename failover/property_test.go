@@ -52,10 +52,10 @@ type simWorld struct {
 	// runs: hooks on nodes it cannot reach are known only from before.
 	seen     map[string]map[string]string
 	launches []time.Time
-	apiFail   float64
-	seq       int
-	actions   int
-	log       []string
+	apiFail  float64
+	seq      int
+	actions  int
+	log      []string
 }
 
 func newSimWorld(t *testing.T, seed int64) *simWorld {
