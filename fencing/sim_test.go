@@ -256,7 +256,7 @@ func TestSimThrottledAndFailingAPIStillFences(t *testing.T) {
 	c := adaptive(env)
 	self := member(t, env.Client)
 	targets := []string{member(t, env.Client), member(t, env.Client), member(t, env.Client)}
-	if err := env.Sim.SetFaults(ec2sim.Faults{ThrottleRate: 0.4, InternalErrorRate: 0.1, UnavailableRate: 0.1,
+	if err := env.Sim.SetFaults(ec2sim.Faults{ThrottleRate: 0.2, InternalErrorRate: 0.05, UnavailableRate: 0.05,
 		Bucket: &ec2sim.TokenBucket{Rate: 50, Burst: 5}}); err != nil {
 		t.Fatal(err)
 	}

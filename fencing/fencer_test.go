@@ -1,0 +1,190 @@
+package fencing
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/ec2ha/ec2ha/ec2"
+	"github.com/ec2ha/ec2ha/internal/clock"
+)
+
+// fakeEC2 holds instance states; a stop moves the target to stopAs (for
+// example "stopping" forever), a terminate to terminated.
+type fakeEC2 struct {
+	ec2.API
+	mu     sync.Mutex
+	states map[string]types.InstanceStateName
+	stopAs types.InstanceStateName
+	calls  []string
+}
+
+func (f *fakeEC2) DescribeInstances(_ context.Context, in *awsec2.DescribeInstancesInput, _ ...func(*awsec2.Options)) (*awsec2.DescribeInstancesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := in.InstanceIds[0]
+	s, ok := f.states[id]
+	if !ok {
+		return &awsec2.DescribeInstancesOutput{}, nil
+	}
+	inst := types.Instance{InstanceId: aws.String(id), State: &types.InstanceState{Name: s},
+		Tags: []types.Tag{{Key: aws.String(ClusterTag), Value: aws.String("c")}}}
+	return &awsec2.DescribeInstancesOutput{Reservations: []types.Reservation{{Instances: []types.Instance{inst}}}}, nil
+}
+
+func (f *fakeEC2) StopInstances(_ context.Context, in *awsec2.StopInstancesInput, _ ...func(*awsec2.Options)) (*awsec2.StopInstancesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !aws.ToBool(in.Force) {
+		return nil, errors.New("fencing must stop with Force")
+	}
+	f.calls = append(f.calls, "stop")
+	f.states[in.InstanceIds[0]] = f.stopAs
+	return &awsec2.StopInstancesOutput{}, nil
+}
+
+func (f *fakeEC2) TerminateInstances(_ context.Context, in *awsec2.TerminateInstancesInput, _ ...func(*awsec2.Options)) (*awsec2.TerminateInstancesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "terminate")
+	f.states[in.InstanceIds[0]] = types.InstanceStateNameTerminated
+	return &awsec2.TerminateInstancesOutput{}, nil
+}
+
+func (f *fakeEC2) CreateTags(context.Context, *awsec2.CreateTagsInput, ...func(*awsec2.Options)) (*awsec2.CreateTagsOutput, error) {
+	return &awsec2.CreateTagsOutput{}, nil
+}
+
+func (f *fakeEC2) callList() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.calls, ",")
+}
+
+// fenceOnFakeClock runs a fence while advancing the fake clock one poll
+// interval at a time until it returns.
+func fenceOnFakeClock(t *testing.T, f *PowerFencer, clk *clock.Fake, req Request) (Record, error) {
+	t.Helper()
+	type result struct {
+		rec Record
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rec, err := f.Fence(context.Background(), req)
+		done <- result{rec, err}
+	}()
+	for {
+		select {
+		case r := <-done:
+			return r.rec, r.err
+		case <-time.After(time.Millisecond):
+			clk.Advance(f.cfg.PollInterval)
+		}
+	}
+}
+
+func newFake(t *testing.T, api *fakeEC2, mod func(*Config)) (*PowerFencer, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	cfg := Config{Cluster: "c", Self: "i-self", PollInterval: time.Second, Clock: clk,
+		Levels: []Level{{StopForce, 10 * time.Second}, {Terminate, 10 * time.Second}}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	f, err := New(api, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, clk
+}
+
+func running() map[string]types.InstanceStateName {
+	return map[string]types.InstanceStateName{"i-self": "running", "i-peer": "running"}
+}
+
+func TestStuckStopFallsThroughToTerminate(t *testing.T) {
+	api := &fakeEC2{states: running(), stopAs: types.InstanceStateNameStopping}
+	f, clk := newFake(t, api, nil)
+	rec, err := fenceOnFakeClock(t, f, clk, Request{Target: "i-peer", Requester: "a", Authority: func() Authority { return Authority{Quorate: true} }})
+	if err != nil || rec.Method != string(Terminate) || rec.Outcome != Confirmed {
+		t.Fatalf("got %+v, %v; want confirmed by terminate", rec, err)
+	}
+	if got := api.callList(); got != "stop,terminate" {
+		t.Errorf("calls %s, want stop,terminate", got)
+	}
+	if took := rec.End.Sub(rec.Start); took < 10*time.Second {
+		t.Errorf("terminate started after %v on the fake clock, before the stop level's 10s timeout", took)
+	}
+}
+
+func TestTwoNodeRaceDelay(t *testing.T) {
+	race := func() Authority { return Authority{Quorate: true, TwoNodeRace: true} }
+	t.Run("fenced during the delay stands down", func(t *testing.T) {
+		api := &fakeEC2{states: map[string]types.InstanceStateName{"i-self": "stopping", "i-peer": "running"}}
+		f, clk := newFake(t, api, func(c *Config) { c.FencingDelay = 15 * time.Second })
+		rec, err := fenceOnFakeClock(t, f, clk, Request{Target: "i-peer", Authority: race})
+		if !errors.Is(err, ErrSelfFenced) || rec.Outcome != Stood {
+			t.Fatalf("got %+v, %v; want stood down", rec, err)
+		}
+		if got := api.callList(); got != "" {
+			t.Errorf("a fenced node called %s", got)
+		}
+	})
+	t.Run("still running after the delay fences", func(t *testing.T) {
+		api := &fakeEC2{states: running(), stopAs: types.InstanceStateNameStopped}
+		f, clk := newFake(t, api, func(c *Config) { c.FencingDelay = 15 * time.Second })
+		rec, err := fenceOnFakeClock(t, f, clk, Request{Target: "i-peer", Authority: race})
+		if err != nil || rec.Outcome != Confirmed {
+			t.Fatalf("got %+v, %v", rec, err)
+		}
+		if took := rec.End.Sub(rec.Start); took < 15*time.Second {
+			t.Errorf("fenced after %v, before the 15s fencing delay", took)
+		}
+	})
+	t.Run("the node holding the resources does not wait", func(t *testing.T) {
+		api := &fakeEC2{states: running(), stopAs: types.InstanceStateNameStopped}
+		f, _ := newFake(t, api, func(c *Config) { c.FencingDelay = 15 * time.Hour })
+		rec, err := f.Fence(context.Background(), Request{Target: "i-peer",
+			Authority: func() Authority { return Authority{Quorate: true, TwoNodeRace: true, HoldsResources: true} }})
+		if err != nil || !rec.End.Equal(rec.Start) {
+			t.Fatalf("got %+v, %v; want an immediate fence", rec, err)
+		}
+	})
+}
+
+func TestHistoryKeepsTheNewest(t *testing.T) {
+	h := NewHistory(2)
+	for _, id := range []string{"a", "b", "c"} {
+		h.add(Record{Target: id})
+	}
+	got := h.Records()
+	if len(got) != 2 || got[0].Target != "b" || got[1].Target != "c" {
+		t.Fatalf("records %+v, want b then c", got)
+	}
+}
+
+func TestNewNamesTheBadField(t *testing.T) {
+	api := &fakeEC2{}
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Self: "i-1"}, "Config.Cluster"},
+		{Config{Cluster: "c"}, "Config.Self"},
+		{Config{Cluster: "c", Self: "i-1", Levels: []Level{{"reboot", time.Second}}}, "Config.Levels[0].Method"},
+		{Config{Cluster: "c", Self: "i-1", Levels: []Level{{StopForce, 0}}}, "Config.Levels[0].Timeout"},
+		{Config{Cluster: "c", Self: "i-1", FencingDelay: -1}, "Config.FencingDelay"},
+	} {
+		if _, err := New(api, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v) = %v, want an error naming %s", tc.cfg, err, tc.want)
+		}
+	}
+}
