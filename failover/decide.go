@@ -324,27 +324,34 @@ func (w world) replacements() []Action {
 			replacedBy[inst.ReplacesID] = inst
 		}
 	}
-	launched := w.obs.ReplacementsLastHour
 	var acts []Action
+	// A replacement usually joins as the member it replaces, so the fenced
+	// instance is found through the replacement rather than the view.
+	for old, repl := range replacedBy {
+		inst, ok := w.obs.Instances[old]
+		if ok && repl.State == Running && inst.State == Stopped && inst.ClusterTagged && old != w.localIID {
+			acts = append(acts, Action{Kind: Terminate, Instance: old,
+				Reason: fmt.Sprintf("its replacement %s is running", repl.ID)})
+		}
+	}
+	sort.Slice(acts, func(i, j int) bool { return acts[i].Instance < acts[j].Instance })
+	launched := w.obs.ReplacementsLastHour
 	for _, m := range w.obs.Members {
 		inst, ok := w.obs.Instances[m.InstanceID]
 		if m.State != Dead || !ok || !inst.down() || !inst.ClusterTagged || m.InstanceID == w.localIID {
 			continue
 		}
-		repl, has := replacedBy[m.InstanceID]
-		switch {
-		case has && repl.State == Running && inst.State != Terminated:
-			acts = append(acts, Action{Kind: Terminate, Instance: m.InstanceID, Node: m.Name,
-				Reason: fmt.Sprintf("replacement %s of %s is running", repl.ID, m.Name)})
-		case has:
-		case launched >= r.MaxPerHour:
+		if _, has := replacedBy[m.InstanceID]; has {
+			continue
+		}
+		if launched >= r.MaxPerHour {
 			acts = append(acts, Action{Kind: Nothing, Instance: m.InstanceID, Node: m.Name,
 				Reason: fmt.Sprintf("%s is %s but %d replacements launched in the past hour (limit %d)", m.Name, inst.State, launched, r.MaxPerHour)})
-		default:
-			launched++
-			acts = append(acts, Action{Kind: LaunchReplacement, Instance: m.InstanceID, Node: m.Name,
-				Reason: fmt.Sprintf("%s is dead and its instance %s", m.Name, inst.State)})
+			continue
 		}
+		launched++
+		acts = append(acts, Action{Kind: LaunchReplacement, Instance: m.InstanceID, Node: m.Name,
+			Reason: fmt.Sprintf("%s is dead and its instance %s", m.Name, inst.State)})
 	}
 	return acts
 }

@@ -212,7 +212,7 @@ func TestDecidePolicies(t *testing.T) {
 				o.Groups[0].Holders = []string{"i-b"}
 				o.Groups[0].Running = "b"
 			},
-			want: "terminate a i-a"},
+			want: "terminate i-a"},
 		{name: "no healthy eligible node",
 			obs: func(o *Observation) {
 				for _, n := range []string{"a", "b", "c"} {

@@ -55,6 +55,7 @@ type simWorld struct {
 	apiFail  float64
 	seq      int
 	actions  int
+	kinds    map[Kind]int
 	log      []string
 }
 
@@ -74,7 +75,7 @@ func newSimWorld(t *testing.T, seed int64) *simWorld {
 		holders: map[string][]string{}, hooks: map[string]map[string]bool{}, told: map[string]map[string]bool{},
 		failures: map[string]map[string]int{}, view: map[string]string{}, viewSince: map[string]time.Time{},
 		quorate: map[string]bool{}, qSince: map[string]time.Time{}, seen: map[string]map[string]string{},
-		intents: Intents{Standby: map[string]bool{}, Moves: map[string]Move{}},
+		intents: Intents{Standby: map[string]bool{}, Moves: map[string]Move{}}, kinds: map[Kind]int{},
 		apiFail: []float64{0, 0.1, 0.3}[rng.Intn(3)],
 	}
 	for _, n := range simNodes {
@@ -210,6 +211,7 @@ var errAPI = errors.New("simulated API failure")
 func (s simActor) Do(_ context.Context, a Action) error {
 	w, d := s.w, s.node
 	w.actions++
+	w.kinds[a.Kind]++
 	w.note("%s does %s", d, a)
 	// Safety invariants, checked against the truth.
 	if a.Local {
@@ -440,7 +442,7 @@ func TestPropertySimulatedCluster(t *testing.T) {
 	first := envInt(t, "EC2HA_FAILOVER_SEED", 1)
 	const chaosSteps, quietSteps = 60, 30
 	ctx := context.Background()
-	steps, actions := 0, 0
+	steps, actions, kinds := 0, 0, map[Kind]int{}
 	for seed := first; seed < first+runs; seed++ {
 		ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			w := newSimWorld(t, seed)
@@ -455,10 +457,20 @@ func TestPropertySimulatedCluster(t *testing.T) {
 			w.checkPlaced()
 			steps += chaosSteps + quietSteps
 			actions += w.actions
+			for k, c := range w.kinds {
+				kinds[k] += c
+			}
 		})
 		if !ok {
 			t.Fatalf("reproduce with EC2HA_FAILOVER_SEED=%d EC2HA_FAILOVER_RUNS=1", seed)
 		}
 	}
-	t.Logf("%d runs, %d steps, %d actions checked", runs, steps, actions)
+	t.Logf("%d runs, %d steps, %d actions checked (by kind %v)", runs, steps, actions, kinds)
+	// A simulation that never fences, fails over or stops without quorum
+	// proves nothing about those paths.
+	for _, k := range []Kind{Fence, StopGroup, MoveResources, StartGroup, LaunchReplacement, Terminate} {
+		if kinds[k] == 0 && runs >= 100 {
+			t.Errorf("no %v in %d runs: the simulation does not exercise it", k, runs)
+		}
+	}
 }
