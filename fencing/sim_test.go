@@ -215,7 +215,9 @@ func TestSimTwoNodeRaceActiveWins(t *testing.T) {
 		env := simtest.Start(t, ec2sim.Options{Durations: ec2sim.Durations{Stopping: 50 * time.Millisecond}})
 		active, passive := member(t, env.Client), member(t, env.Client)
 		race := func(holds bool) fencing.AuthorityFunc {
-			return func() fencing.Authority { return fencing.Authority{Quorate: true, TwoNodeRace: true, HoldsResources: holds} }
+			return func() fencing.Authority {
+				return fencing.Authority{Quorate: true, TwoNodeRace: true, HoldsResources: holds}
+			}
 		}
 		delay := func(c *fencing.Config) { c.FencingDelay = 2 * time.Second }
 		fa, fp := newFencer(t, env.Client, active, delay), newFencer(t, env.Client, passive, delay)
