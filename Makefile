@@ -8,7 +8,7 @@ BIN       := bin/ec2ha
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test lint demo e2e bench fuzz clean
+.PHONY: all build test lint tf-lint demo e2e bench fuzz clean
 
 all: build
 
@@ -24,6 +24,14 @@ lint:
 	$(GO) vet ./...
 	@test -x $(GOBIN)/staticcheck || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...
+	$(MAKE) --no-print-directory tf-lint
+
+# terraform fmt and tflint over the module; .ci/install-terraform-tools.sh
+# installs both with `go install`.
+tf-lint:
+	@test -x $(GOBIN)/terraform -a -x $(GOBIN)/tflint || bash .ci/install-terraform-tools.sh
+	CHECKPOINT_DISABLE=1 $(GOBIN)/terraform fmt -check -recursive terraform/
+	$(GOBIN)/tflint --recursive --chdir terraform --config $(CURDIR)/terraform/.tflint.hcl
 
 demo: build
 	$(BIN) demo

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ const ReplacesTag = "ec2ha:replaces"
 // Config is the replacement policy of one cluster.
 type Config struct {
 	LaunchTemplateID string
+	// LaunchTemplateName is used when LaunchTemplateID is empty.
+	LaunchTemplateName string
 	Version          string   // "$Default", "$Latest" or a number; "$Default" if empty
 	Subnets          []string // where replacements may go; empty means the failed instance's subnet
 	ClusterTagKey    string
@@ -48,8 +51,8 @@ type Config struct {
 // Validate names the first bad field and how to fix it.
 func (c Config) Validate() error {
 	switch {
-	case c.LaunchTemplateID == "":
-		return errors.New("replacement.launch_template_id is empty: set the launch template to launch replacements from")
+	case c.LaunchTemplateID == "" && c.LaunchTemplateName == "":
+		return errors.New("replacement.launch_template: neither id nor name is set: name the launch template to launch replacements from")
 	case c.ClusterTagKey == "" || c.ClusterTagValue == "":
 		return errors.New("replacement: the cluster tag key and value must be set so replacements join the cluster")
 	case c.MaxPerHour < 0 || c.BreakerFailures < 0:
@@ -67,6 +70,9 @@ type Failed struct {
 	InstanceID string
 	SubnetID   string
 	FailoverID string // identifies the failover; the same failover must always pass the same id
+	// Tags are copied onto the replacement, e.g. the ec2ha:node tag so the
+	// new instance joins under the failed member's name.
+	Tags map[string]string
 }
 
 // ErrRefused is wrapped by errors from a rate limit or an open breaker.
@@ -178,27 +184,49 @@ func (r *Replacer) Replace(ctx context.Context, f Failed) (string, error) {
 }
 
 func (r *Replacer) launch(ctx context.Context, f Failed, subnet, token string) (string, error) {
+	tmpl := &types.LaunchTemplateSpecification{Version: aws.String(r.cfg.Version)}
+	if r.cfg.LaunchTemplateID != "" {
+		tmpl.LaunchTemplateId = aws.String(r.cfg.LaunchTemplateID)
+	} else {
+		tmpl.LaunchTemplateName = aws.String(r.cfg.LaunchTemplateName)
+	}
+	tags := []types.Tag{
+		{Key: aws.String(r.cfg.ClusterTagKey), Value: aws.String(r.cfg.ClusterTagValue)},
+		{Key: aws.String(ReplacesTag), Value: aws.String(f.InstanceID)},
+	}
+	keys := make([]string, 0, len(f.Tags))
+	for k := range f.Tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(f.Tags[k])})
+	}
 	in := &awsec2.RunInstancesInput{
-		LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(r.cfg.LaunchTemplateID), Version: aws.String(r.cfg.Version)},
-		MinCount:       aws.Int32(1),
-		MaxCount:       aws.Int32(1),
-		ClientToken:    aws.String(token),
-		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: []types.Tag{
-			{Key: aws.String(r.cfg.ClusterTagKey), Value: aws.String(r.cfg.ClusterTagValue)},
-			{Key: aws.String(ReplacesTag), Value: aws.String(f.InstanceID)},
-		}}},
+		LaunchTemplate:    tmpl,
+		MinCount:          aws.Int32(1),
+		MaxCount:          aws.Int32(1),
+		ClientToken:       aws.String(token),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: tags}},
 	}
 	if subnet != "" {
 		in.SubnetId = aws.String(subnet)
 	}
 	out, err := r.api.RunInstances(ctx, in)
 	if err != nil {
-		return "", fmt.Errorf("launching a replacement for %s from %s: %w", f.InstanceID, r.cfg.LaunchTemplateID, err)
+		return "", fmt.Errorf("launching a replacement for %s from %s: %w", f.InstanceID, r.launchTemplate(), err)
 	}
 	if len(out.Instances) != 1 {
 		return "", fmt.Errorf("launching a replacement for %s: EC2 returned %d instances", f.InstanceID, len(out.Instances))
 	}
 	return aws.ToString(out.Instances[0].InstanceId), nil
+}
+
+func (r *Replacer) launchTemplate() string {
+	if r.cfg.LaunchTemplateID != "" {
+		return r.cfg.LaunchTemplateID
+	}
+	return r.cfg.LaunchTemplateName
 }
 
 func (r *Replacer) waitRunning(ctx context.Context, id string) error {

@@ -183,7 +183,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		cfg  replace.Config
 		want string
 	}{
-		{replace.Config{}, "launch_template_id"},
+		{replace.Config{}, "launch_template"},
 		{replace.Config{LaunchTemplateID: "lt-1"}, "cluster tag"},
 		{replace.Config{LaunchTemplateID: "lt-1", ClusterTagKey: "k", ClusterTagValue: "v", Fate: "explode"}, "fenced_instance"},
 	} {
@@ -191,5 +191,28 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want mention of %q", c.cfg, err, c.want)
 		}
+	}
+}
+
+func TestReplacementByTemplateNameCarriesTheMembersName(t *testing.T) {
+	w := setup(t)
+	w.cfg.LaunchTemplateID, w.cfg.LaunchTemplateName = "", "node"
+	w.failed.Tags = map[string]string{"ec2ha:node": "node-2"}
+	r := must(replace.New(w.env.Client, clock.Real{}, w.cfg))
+	if _, err := r.Replace(context.Background(), w.failed); err != nil {
+		t.Fatal(err)
+	}
+	got := w.replacements(t)
+	if len(got) != 1 {
+		t.Fatalf("want one replacement, got %d", len(got))
+	}
+	name := ""
+	for _, tag := range got[0].Tags {
+		if *tag.Key == "ec2ha:node" {
+			name = *tag.Value
+		}
+	}
+	if name != "node-2" {
+		t.Fatalf("replacement's ec2ha:node tag is %q, want node-2 so it joins as the member it replaces", name)
 	}
 }
