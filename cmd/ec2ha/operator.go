@@ -270,18 +270,3 @@ func newAgentCmd() *cobra.Command {
 	cmd.Flags().AddFlagSet(config.Flags())
 	return cmd
 }
-
-func newDemoCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Run a whole cluster on this machine against the embedded EC2 simulator and crash its active node",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return notYet("the demo", "the agent (issue #8) and the demo harness (issue #9)")
-		},
-	}
-	cmd.Flags().Int("nodes", 3, "number of agents")
-	cmd.Flags().String("fault", "crash", "fault to inject: crash, partition or throttle")
-	cmd.Flags().Bool("keep", false, "keep the cluster running after the timeline for exploration")
-	return cmd
-}
