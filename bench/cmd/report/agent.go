@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The figures that need the agent come from `ec2ha demo --json`. The
+// demo is written elsewhere; this reads its output tolerantly and says
+// "not measured" with the reason when something is missing. What it looks
+// for is described in bench/README.md.
+
+type demoResult struct {
+	NotMeasured string // reason the whole demo section is empty
+	Command     string
+	Runs        int
+	Steps       []string             // in first-seen order
+	StepMS      map[string][]float64 // per step, one value per run
+	TotalMS     []float64
+	// Agent-side figures, each with its own reason when absent.
+	CallsPerFailover    []float64
+	CallsPerHour        []float64
+	CallsMissing        string
+	RSSIdleMB, RSSFail  []float64
+	CPUIdlePct, CPUFail []float64
+	ResourceMissing     string
+	Raw                 []string // data files
+}
+
+func runDemo(ctx context.Context, bin string, runs int, dataDir string) demoResult {
+	d := demoResult{Command: bin + " demo --json", StepMS: map[string][]float64{}}
+	if _, err := os.Stat(bin); err != nil {
+		d.NotMeasured = fmt.Sprintf("%s does not exist (make build failed?)", bin)
+		return d
+	}
+	help, _ := exec.CommandContext(ctx, bin, "demo", "--help").CombinedOutput()
+	if !bytes.Contains(help, []byte("--json")) {
+		d.NotMeasured = fmt.Sprintf("`%s demo --help` lists no --json flag yet (the demo, issue 9, is being written)", bin)
+		return d
+	}
+	for i := 1; i <= runs; i++ {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		cmd := exec.CommandContext(cctx, bin, "demo", "--json")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		logf("demo run %d/%d", i, runs)
+		err := cmd.Run()
+		cancel()
+		name := fmt.Sprintf("demo-%d.json", i)
+		_ = os.WriteFile(filepath.Join(dataDir, name), out.Bytes(), 0o644)
+		d.Raw = append(d.Raw, name)
+		if err != nil {
+			d.NotMeasured = fmt.Sprintf("`%s` failed on run %d: %v: %s", d.Command, i, err, oneLine(lastLine(errb.String())))
+			return d
+		}
+		v, err := lastJSON(out.Bytes())
+		if err != nil {
+			d.NotMeasured = fmt.Sprintf("`%s` printed no JSON document on run %d: %v", d.Command, i, err)
+			return d
+		}
+		d.absorb(v)
+		d.Runs++
+	}
+	if len(d.Steps) == 0 && len(d.TotalMS) == 0 {
+		d.NotMeasured = fmt.Sprintf("`%s` output has no timeline (no steps/timeline/phases array with durations; see bench/README.md)", d.Command)
+	}
+	if len(d.CallsPerHour) == 0 && len(d.CallsPerFailover) == 0 {
+		d.CallsMissing = "the demo's JSON carries no EC2 call counts (ec2_calls, or agents' Prometheus text with ec2ha_ec2_api_calls_total)"
+	}
+	if len(d.RSSIdleMB)+len(d.RSSFail)+len(d.CPUIdlePct)+len(d.CPUFail) == 0 {
+		d.ResourceMissing = "the demo's JSON carries no per-agent resident memory or CPU (agents[].rss_bytes/cpu_seconds, or Prometheus process_resident_memory_bytes/process_cpu_seconds_total)"
+	}
+	return d
+}
+
+// lastJSON returns the whole output as one JSON document, or else its
+// last line that is one (JSON lines).
+func lastJSON(b []byte) (any, error) {
+	var v any
+	if err := json.Unmarshal(b, &v); err == nil {
+		return v, nil
+	}
+	var last any
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	var lines []any
+	for sc.Scan() {
+		var x any
+		if json.Unmarshal(sc.Bytes(), &x) == nil {
+			lines = append(lines, x)
+			last = x
+		}
+	}
+	if last == nil {
+		return nil, fmt.Errorf("%d bytes, none of it JSON", len(b))
+	}
+	if len(lines) > 1 {
+		// JSON lines of steps: treat them as a timeline.
+		return map[string]any{"steps": lines}, nil
+	}
+	return last, nil
+}
+
+func (d *demoResult) absorb(v any) {
+	m, _ := v.(map[string]any)
+	if m == nil {
+		if arr, ok := v.([]any); ok {
+			m = map[string]any{"steps": arr}
+		} else {
+			return
+		}
+	}
+	for _, key := range []string{"steps", "timeline", "phases", "events"} {
+		arr, ok := m[key].([]any)
+		if !ok {
+			continue
+		}
+		for _, el := range arr {
+			o, ok := el.(map[string]any)
+			if !ok {
+				continue
+			}
+			name := firstString(o, "name", "step", "phase", "event")
+			dur, ok := durationMS(o, "duration_ms", "durationMs", "ms", "duration", "seconds", "took")
+			if name == "" || !ok {
+				continue
+			}
+			if _, seen := d.StepMS[name]; !seen {
+				d.Steps = append(d.Steps, name)
+			}
+			d.StepMS[name] = append(d.StepMS[name], dur)
+		}
+		break
+	}
+	if t, ok := durationMS(m, "total_ms", "totalMs", "total", "total_seconds"); ok {
+		d.TotalMS = append(d.TotalMS, t)
+	}
+	if c, ok := m["ec2_calls"].(map[string]any); ok {
+		if x, ok := number(c["failover"]); ok {
+			d.CallsPerFailover = append(d.CallsPerFailover, x)
+		}
+		if x, ok := number(c["steady_per_hour"]); ok {
+			d.CallsPerHour = append(d.CallsPerHour, x)
+		}
+	}
+	agents, _ := m["agents"].([]any)
+	for _, a := range agents {
+		o, ok := a.(map[string]any)
+		if !ok {
+			continue
+		}
+		phase := firstString(o, "phase", "when")
+		rss, okR := number(o["rss_bytes"])
+		cpu, okC := number(o["cpu_percent"])
+		if text, ok := o["metrics"].(string); ok {
+			pm := promValues(text)
+			if !okR {
+				rss, okR = pm["process_resident_memory_bytes"], pm["process_resident_memory_bytes"] > 0
+			}
+		}
+		switch {
+		case phase == "failover":
+			if okR {
+				d.RSSFail = append(d.RSSFail, rss/(1<<20))
+			}
+			if okC {
+				d.CPUFail = append(d.CPUFail, cpu)
+			}
+		default:
+			if okR {
+				d.RSSIdleMB = append(d.RSSIdleMB, rss/(1<<20))
+			}
+			if okC {
+				d.CPUIdlePct = append(d.CPUIdlePct, cpu)
+			}
+		}
+	}
+}
+
+// promValues sums each metric family's samples in Prometheus text.
+func promValues(text string) map[string]float64 {
+	out := map[string]float64{}
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(f[0], "{")
+		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+			out[name] += v
+		}
+	}
+	return out
+}
+
+func firstString(o map[string]any, keys ...string) string {
+	for _, k := range keys {
+		if s, ok := o[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case string:
+		f, err := strconv.ParseFloat(x, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// durationMS reads the first present key: *_ms/ms keys in milliseconds,
+// seconds keys in seconds, and "duration"/"took"/"total" as a Go duration
+// string or, if a number, seconds.
+func durationMS(o map[string]any, keys ...string) (float64, bool) {
+	for _, k := range keys {
+		v, present := o[k]
+		if !present {
+			continue
+		}
+		if s, ok := v.(string); ok {
+			if d, err := time.ParseDuration(s); err == nil {
+				return ms(d), true
+			}
+		}
+		x, ok := number(v)
+		if !ok || math.IsNaN(x) {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(strings.ToLower(k), "ms"):
+			return x, true
+		default:
+			return x * 1000, true
+		}
+	}
+	return 0, false
+}
