@@ -25,8 +25,10 @@ type demoResult struct {
 	Command     string
 	Runs        int
 	Steps       []string             // in first-seen order
-	StepMS      map[string][]float64 // per step, one value per run
+	StepMS      map[string][]float64 // per step: time since the step before it, one value per run
+	SinceMS     map[string][]float64 // per step: time since the fault
 	TotalMS     []float64
+	DowntimeMS  []float64 // client-observed
 	// Agent-side figures, each with its own reason when absent.
 	CallsPerFailover    []float64
 	CallsPerHour        []float64
@@ -38,7 +40,7 @@ type demoResult struct {
 }
 
 func runDemo(ctx context.Context, bin string, runs int, dataDir string) demoResult {
-	d := demoResult{Command: bin + " demo --json", StepMS: map[string][]float64{}}
+	d := demoResult{Command: bin + " demo --json", StepMS: map[string][]float64{}, SinceMS: map[string][]float64{}}
 	if _, err := os.Stat(bin); err != nil {
 		d.NotMeasured = fmt.Sprintf("%s does not exist (make build failed?)", bin)
 		return d
@@ -66,6 +68,10 @@ func runDemo(ctx context.Context, bin string, runs int, dataDir string) demoResu
 		v, err := lastJSON(out.Bytes())
 		if err != nil {
 			d.NotMeasured = fmt.Sprintf("`%s` printed no JSON document on run %d: %v", d.Command, i, err)
+			return d
+		}
+		if m, ok := v.(map[string]any); ok && m["ok"] == false {
+			d.NotMeasured = fmt.Sprintf("`%s` reported a failed run (%d): %v; missing steps %v", d.Command, i, m["error"], m["missing"])
 			return d
 		}
 		d.absorb(v)
@@ -130,8 +136,11 @@ func (d *demoResult) absorb(v any) {
 			if !ok {
 				continue
 			}
-			name := firstString(o, "name", "step", "phase", "event")
-			dur, ok := durationMS(o, "duration_ms", "durationMs", "ms", "duration", "seconds", "took")
+			name := firstString(o, "key", "name", "step", "phase", "event")
+			dur, ok := durationMS(o, "step_ns", "duration_ms", "durationMs", "ms", "duration", "seconds", "took")
+			if since, ok := durationMS(o, "since_fault_ns", "since_ms"); ok && name != "" {
+				d.SinceMS[name] = append(d.SinceMS[name], since)
+			}
 			if name == "" || !ok {
 				continue
 			}
@@ -142,8 +151,11 @@ func (d *demoResult) absorb(v any) {
 		}
 		break
 	}
-	if t, ok := durationMS(m, "total_ms", "totalMs", "total", "total_seconds"); ok {
+	if t, ok := durationMS(m, "total_ns", "total_ms", "totalMs", "total", "total_seconds"); ok {
 		d.TotalMS = append(d.TotalMS, t)
+	}
+	if t, ok := durationMS(m, "client_downtime_ns", "client_downtime_ms", "downtime_ms"); ok {
+		d.DowntimeMS = append(d.DowntimeMS, t)
 	}
 	if c, ok := m["ec2_calls"].(map[string]any); ok {
 		if x, ok := number(c["failover"]); ok {
@@ -245,6 +257,8 @@ func durationMS(o map[string]any, keys ...string) (float64, bool) {
 			continue
 		}
 		switch {
+		case strings.HasSuffix(strings.ToLower(k), "ns"):
+			return x / 1e6, true
 		case strings.HasSuffix(strings.ToLower(k), "ms"):
 			return x, true
 		default:

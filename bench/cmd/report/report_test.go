@@ -57,10 +57,21 @@ func TestDemoJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d demoResult
-	d.StepMS = map[string][]float64{}
+	d := demoResult{StepMS: map[string][]float64{}, SinceMS: map[string][]float64{}}
 	d.absorb(v)
 	if len(d.Steps) != 2 || d.StepMS["fenced"][0] != 3200 || d.StepMS["detected"][0] != 1500 || d.TotalMS[0] != 4700 || d.CallsPerFailover[0] != 12 {
+		t.Fatalf("%+v", d)
+	}
+}
+
+func TestDemoReportShape(t *testing.T) {
+	v, err := lastJSON([]byte(`{"fault":"crash","ok":true,"steps":[{"key":"fault","step_ns":0,"since_fault_ns":0},{"key":"detected","step_ns":1500000000,"since_fault_ns":1500000000}],"total_ns":9000000000,"client_downtime_ns":4000000000}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := demoResult{StepMS: map[string][]float64{}, SinceMS: map[string][]float64{}}
+	d.absorb(v)
+	if len(d.Steps) != 2 || d.StepMS["detected"][0] != 1500 || d.SinceMS["detected"][0] != 1500 || d.TotalMS[0] != 9000 || d.DowntimeMS[0] != 4000 {
 		t.Fatalf("%+v", d)
 	}
 }
