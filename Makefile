@@ -40,7 +40,8 @@ e2e: build
 	@echo "e2e: the network-namespace test bed (issue 9) is not built yet" >&2; exit 1
 
 bench:
-	@echo "bench: the benchmark report (issue 10) is not built yet" >&2; exit 1
+	$(MAKE) --no-print-directory build
+	$(GO) run ./bench/cmd/report -out bench/report.md -data bench/data $(BENCHFLAGS)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./internal/config
