@@ -25,7 +25,7 @@ stops everything it started.
 Faults: crash (the agent and the service are killed while EC2 still shows
 the instance running), partition (the agent is frozen with SIGSTOP, so it
 neither sends nor answers gossip while its service keeps answering), and
-throttle (a crash while EC2 throttles half of all API calls).
+throttle (a crash while EC2 throttles a share of all API calls, --throttle-rate).
 
 Node N uses the loopback address 127.0.0.(10+N), which Linux provides.`,
 		Args: cobra.NoArgs,
@@ -39,6 +39,7 @@ Node N uses the loopback address 127.0.0.(10+N), which Linux provides.`,
 	f.StringVar(&o.Fault, "fault", demo.FaultCrash, "fault to inject: crash, partition or throttle")
 	f.BoolVar(&o.Keep, "keep", false, "keep the cluster running after the timeline for exploration, until Ctrl-C")
 	f.BoolVar(&o.JSON, "json", false, "print the timeline as JSON on stdout (the live lines go to stderr)")
+	f.Float64Var(&o.ThrottleRate, "throttle-rate", 0.25, "with --fault throttle: share of EC2 calls answered RequestLimitExceeded")
 	f.DurationVar(&o.StepTimeout, "step-timeout", 0, "give up when no step happens for this long (default 60s)")
 	cmd.AddCommand(newDemoAppCmd())
 	return cmd

@@ -42,6 +42,9 @@ type Options struct {
 	Exe string
 	// StepTimeout bounds the wait for each next step; 60s if zero.
 	StepTimeout time.Duration
+	// ThrottleRate is the share of EC2 calls answered RequestLimitExceeded
+	// during a throttle fault; 0.25 if zero.
+	ThrottleRate float64
 	// Durations of the simulated instance states; DemoDurations if zero.
 	Durations ec2sim.Durations
 	Out, Err  io.Writer
@@ -100,6 +103,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	if !slices.Contains([]string{FaultCrash, FaultPartition, FaultThrottle}, o.Fault) {
 		return fmt.Errorf("--fault %q: use crash, partition or throttle", o.Fault)
+	}
+	if o.ThrottleRate == 0 {
+		o.ThrottleRate = 0.25
+	}
+	if o.ThrottleRate < 0 || o.ThrottleRate > 1 {
+		return fmt.Errorf("--throttle-rate %v: give a share between 0 and 1", o.ThrottleRate)
 	}
 	if o.StepTimeout == 0 {
 		o.StepTimeout = 60 * time.Second
@@ -183,7 +192,7 @@ func (r *run) play(ctx context.Context) error {
 	}
 
 	// 2. Wait for a quorate cluster with the group started and answering.
-	owner, err := r.waitReady(ctx)
+	owner, answer, err := r.waitReady(ctx)
 	if err != nil {
 		return err
 	}
@@ -193,7 +202,7 @@ func (r *run) play(ctx context.Context) error {
 	defer stopClient()
 	var clientDone sync.WaitGroup
 	clientDone.Add(1)
-	go func() { defer clientDone.Done(); r.client(clientCtx) }()
+	go func() { defer clientDone.Done(); r.client(clientCtx, answer) }()
 	defer clientDone.Wait()
 	time.Sleep(300 * time.Millisecond) // a few good answers before the fault
 	if err := r.inject(owner); err != nil {
@@ -423,8 +432,9 @@ func (r *run) survivorClient() *api.Client {
 }
 
 // waitReady waits until every agent reports quorum and the group started
-// on one node, and the client gets 200 from it. It returns the owner.
-func (r *run) waitReady(ctx context.Context) (string, error) {
+// on one node, and the client gets 200 from it. It returns the owner and
+// the client's answer.
+func (r *run) waitReady(ctx context.Context) (string, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.o.StepTimeout)
 	defer cancel()
 	var owner string
@@ -437,7 +447,7 @@ func (r *run) waitReady(ctx context.Context) (string, error) {
 			np := r.procs[n.Name]
 			r.mu.Unlock()
 			if !np.agent.Alive() {
-				return "", fmt.Errorf("%s's agent exited during start-up (see its log below)", n.Name)
+				return "", "", fmt.Errorf("%s's agent exited during start-up (see its log below)", n.Name)
 			}
 			st, err := r.agentClient(n.Name).Status(ctx)
 			if err != nil {
@@ -470,14 +480,14 @@ func (r *run) waitReady(ctx context.Context) (string, error) {
 			}
 			if node, code, body := r.probe(ctx); code == http.StatusOK && node == owner {
 				r.tl.Note("client", fmt.Sprintf("%s → %s: %d %s", r.w.PublicIP, node, code, body), time.Time{})
-				return owner, nil
+				return owner, answerKey(node, code, body), nil
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("the cluster was not ready within %s: want every agent quorate, group %s started on one node and answering", r.o.StepTimeout, GroupName)
+			return "", "", fmt.Errorf("the cluster was not ready within %s: want every agent quorate, group %s started on one node and answering", r.o.StepTimeout, GroupName)
 		case err := <-r.errs:
-			return "", err
+			return "", "", err
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -524,10 +534,10 @@ func (r *run) inject(owner string) error {
 	case FaultCrash, FaultThrottle:
 		label := fmt.Sprintf("crash of %s (%s): agent and app SIGKILLed; EC2 still shows the instance running", owner, np.instanceID)
 		if r.o.Fault == FaultThrottle {
-			if err := r.sim.Sim.SetFaults(ec2sim.Faults{ThrottleRate: 0.5}); err != nil {
+			if err := r.sim.Sim.SetFaults(ec2sim.Faults{ThrottleRate: r.o.ThrottleRate}); err != nil {
 				return err
 			}
-			label += "; EC2 now throttles half of all API calls (RequestLimitExceeded)"
+			label += fmt.Sprintf("; EC2 now answers %.0f%% of all API calls RequestLimitExceeded", 100*r.o.ThrottleRate)
 		}
 		r.tl.Start(now, label)
 		np.agent.Kill()

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 )
 
@@ -213,12 +212,10 @@ func (t *Timeline) Report(expected []string) Report {
 // RenderSummary prints the table of milestones and the totals.
 func RenderSummary(w io.Writer, r Report) {
 	fmt.Fprintf(w, "\nTimeline (fault: %s on %s, %d nodes):\n", r.Fault, r.Victim, r.Nodes)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "since fault\tstep\t\t\n")
+	fmt.Fprintf(w, "  %11s  %9s  %s\n", "since fault", "step", "")
 	for _, s := range r.Steps {
-		fmt.Fprintf(tw, "%s\t%s\t  %s\t\n", fmtDur(s.Since), fmtDur(s.Took), s.Label)
+		fmt.Fprintf(w, "  %11s  %9s  %s\n", fmtDur(s.Since), fmtDur(s.Took), s.Label)
 	}
-	tw.Flush()
 	for _, m := range r.Missing {
 		fmt.Fprintf(w, "  NOT REACHED: %s\n", m)
 	}

@@ -57,8 +57,7 @@ func shortErr(err error) string {
 
 // client probes the service every 50ms, prints each change of answer,
 // and marks the first 200 from a node other than the failed one.
-func (r *run) client(ctx context.Context) {
-	last := ""
+func (r *run) client(ctx context.Context, last string) {
 	for ctx.Err() == nil {
 		node, code, body := r.probe(ctx)
 		now := time.Now()
@@ -71,7 +70,7 @@ func (r *run) client(ctx context.Context) {
 			r.lastOldOK = now
 		}
 		r.mu.Unlock()
-		answer := fmt.Sprintf("%s %d %s", node, code, body)
+		answer := answerKey(node, code, body)
 		if answer != last {
 			last = answer
 			what := body
@@ -92,6 +91,10 @@ func (r *run) client(ctx context.Context) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+func answerKey(node string, code int, body string) string {
+	return fmt.Sprintf("%s %d %s", node, code, body)
 }
 
 func orDash(s string) string {
@@ -131,7 +134,8 @@ func (r *run) watcher() (string, *api.Client) {
 }
 
 func (r *run) watchOnce(ctx context.Context, name string, c *api.Client, seen map[string]uint64, fault time.Time) {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	// Generous: an agent may answer slowly while EC2 throttles it.
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	r.mu.Lock()
 	victim, replacement := r.victim.Name, r.replacement
@@ -144,8 +148,11 @@ func (r *run) watchOnce(ctx context.Context, name string, c *api.Client, seen ma
 				continue
 			}
 			r.tl.Note("agent", fmt.Sprintf("%s: %s", name, describeEvent(e)), e.Time)
-			if e.Node == victim && isMemberFailure(e) {
+			switch {
+			case e.Node == victim && isMemberFailure(e):
 				r.tl.Mark(StepDetected, fmt.Sprintf("%s detected as failed by %s (%s)", victim, name, e.Kind), "agent", e.Time)
+			case e.Node == victim && isMemberReturn(e) && r.tl.Has(StepRunning):
+				r.tl.Mark(StepJoined, fmt.Sprintf("%s joined again on %s (%s in %s's history)", victim, replacement, e.Kind, name), "agent", e.Time)
 			}
 		}
 	}
@@ -175,6 +182,12 @@ func isMemberFailure(e api.Event) bool {
 	}
 	text := k + " " + strings.ToLower(e.Outcome) + " " + strings.ToLower(e.Message)
 	return strings.Contains(text, "fail") || strings.Contains(text, "dead")
+}
+
+// isMemberReturn recognises the agent's event for a member that is back.
+func isMemberReturn(e api.Event) bool {
+	k := strings.ToLower(e.Kind)
+	return strings.Contains(k, "member") && (strings.Contains(k, "recover") || strings.Contains(k, "join") || strings.Contains(k, "alive"))
 }
 
 func describeEvent(e api.Event) string {
