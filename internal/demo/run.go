@@ -270,7 +270,7 @@ func (r *run) explore(ctx context.Context) {
 	}
 	r.mu.Unlock()
 	fmt.Fprintf(r.log, "  %s history --socket %s\n", r.o.Exe, r.l.Socket(r.w.Nodes[0].Name))
-	fmt.Fprintf(r.log, "  %s", ec2sim.Banner(r.sim.URL, r.sim.Sim.Region()))
+	fmt.Fprintf(r.log, "\n%s", ec2sim.Banner(r.sim.URL, r.sim.Sim.Region()))
 	fmt.Fprintf(r.log, "Logs and configurations are in %s. Press Ctrl-C to stop everything.\n", r.l.Dir)
 	<-ctx.Done()
 }
