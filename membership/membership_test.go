@@ -161,8 +161,14 @@ func TestPartition2Of4NeitherSide(t *testing.T) {
 		sees(t, n, alive("a", "b", "c", "d"))
 	}
 	c.net.Partition([]string{c.addrs["a"], c.addrs["b"]}, []string{c.addrs["c"], c.addrs["d"]})
-	sees(t, c.nodes["a"], map[string]State{"c": StateDead, "d": StateDead})
-	sees(t, c.nodes["c"], map[string]State{"a": StateDead, "b": StateDead})
+	// Every node, not just one per side, must have seen the split before
+	// its quorum is checked: d may declare a and b dead after c did.
+	for _, n := range []string{"a", "b"} {
+		sees(t, c.nodes[n], map[string]State{"c": StateDead, "d": StateDead})
+	}
+	for _, n := range []string{"c", "d"} {
+		sees(t, c.nodes[n], map[string]State{"a": StateDead, "b": StateDead})
+	}
 	for name, n := range c.nodes {
 		if q := n.Quorum(); q.Has() || q.Votes != 2 {
 			t.Fatalf("%s in a 2|2 split: %+v", name, q)
