@@ -69,6 +69,18 @@ type Config struct {
 	Transport memberlist.Transport
 	// Clock paces join retries. Default clock.Real.
 	Clock clock.Clock
+
+	// Handler answers Call from other members (and from this node calling
+	// itself). Each call runs in its own goroutine, so it may take as long
+	// as the caller's context allows; its ctx ends when the caller's
+	// deadline passes or the node shuts down. A returned error reaches the
+	// caller as a *RemoteError with the error's text. Nil answers every
+	// call with the error "no handler".
+	Handler func(ctx context.Context, from string, body []byte) ([]byte, error)
+
+	// bootIncarnation, when non-zero, replaces the boot incarnation Start
+	// derives from the clock (tests of a replacement with a smaller one).
+	bootIncarnation uint64
 }
 
 // Discoverer finds addresses of other cluster members.

@@ -12,6 +12,15 @@
 //   - The view (View, Member with alive/suspect/dead/left and the boot
 //     incarnation) and an event stream (join, leave, failed, recovered,
 //     update). Suspicion is polled, as memberlist reports it only in Members().
+//     A dead or left member keeps its last Meta, including the run state
+//     (Meta.Running, Meta.Failures) the agent publishes with UpdateMeta.
+//   - Replacements: a new instance may take a dead member's name from a new
+//     address once the member has been dead DeadNodeReclaimTime (8 probe
+//     intervals, at most 10s); its new address and Meta win whatever its
+//     boot incarnation.
+//   - Call: request/reply to one member's Config.Handler over memberlist's
+//     encrypted reliable stream, bounded by the caller's context; handler
+//     errors come back as *RemoteError.
 //   - ComputeQuorum: a pure function from a view and QuorumPolicy
 //     (expected votes, two_node, wait_for_all) to Quorate, NotQuorate or
 //     QuorateTwoNode (a fencing race), with the reason.

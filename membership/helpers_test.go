@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+
 	"github.com/ec2ha/ec2ha/membership/memtest"
 )
 
@@ -77,12 +79,23 @@ func (c *cluster) config(name string) Config {
 
 // start adds a node (or restarts one at its old address).
 func (c *cluster) start(name string) *Node {
-	cfg := c.config(name)
 	if a, ok := c.addrs[name]; ok {
-		cfg.Transport = c.net.Reattach(a)
-	} else {
-		cfg.Transport = c.net.NewTransport()
+		return c.startWith(name, c.net.Reattach(a))
 	}
+	return c.startWith(name, c.net.NewTransport())
+}
+
+// replace starts a new node under a known name at a new address, as a
+// replacement instance would.
+func (c *cluster) replace(name string) *Node {
+	delete(c.addrs, name)
+	return c.start(name)
+}
+
+// startWith starts a node on the given transport.
+func (c *cluster) startWith(name string, tr memberlist.Transport) *Node {
+	cfg := c.config(name)
+	cfg.Transport = tr
 	n, err := Start(cfg)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", name, err)

@@ -2,14 +2,12 @@ package membership
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -67,13 +65,6 @@ type keyReply struct {
 	Result KeyResult `json:"result"`
 }
 
-type keyOps struct {
-	mu      sync.Mutex
-	pending map[string]chan KeyResult
-}
-
-func (k *keyOps) init() { k.pending = map[string]chan KeyResult{} }
-
 // InstallKey adds key to every member's keyring.
 func (n *Node) InstallKey(ctx context.Context, key []byte) ([]KeyResult, error) {
 	return n.keyOp(ctx, KeyInstall, key)
@@ -110,21 +101,11 @@ func (n *Node) keyOp(ctx context.Context, op KeyOp, key []byte) ([]KeyResult, er
 	if local.Err != "" {
 		return []KeyResult{local}, fmt.Errorf("membership: %s key on %s: %s", op, local.Node, local.Err)
 	}
-	id := make([]byte, 8)
-	_, _ = rand.Read(id)
-	req := keyRequest{ID: hex.EncodeToString(id), From: n.cfg.NodeName, Op: op, Key: key}
+	id, replies, done := n.keys.add(64)
+	defer done()
+	req := keyRequest{ID: id, From: n.cfg.NodeName, Op: op, Key: key}
 	body, _ := json.Marshal(req)
 	msg := append([]byte{msgKeyRequest}, body...)
-
-	replies := make(chan KeyResult, 64)
-	n.keys.mu.Lock()
-	n.keys.pending[req.ID] = replies
-	n.keys.mu.Unlock()
-	defer func() {
-		n.keys.mu.Lock()
-		delete(n.keys.pending, req.ID)
-		n.keys.mu.Unlock()
-	}()
 
 	results := []KeyResult{local}
 	waiting := map[string]bool{}
@@ -192,9 +173,6 @@ func (n *Node) applyKey(op KeyOp, key []byte) KeyResult {
 // handleKeyMsg runs on memberlist's receive path; it hands the work to a
 // goroutine because answering means sending, which must not block gossip.
 func (n *Node) handleKeyMsg(b []byte) {
-	if len(b) == 0 {
-		return
-	}
 	switch b[0] {
 	case msgKeyRequest:
 		var req keyRequest
@@ -209,15 +187,7 @@ func (n *Node) handleKeyMsg(b []byte) {
 			n.log.Warn("unreadable key reply", "err", err)
 			return
 		}
-		n.keys.mu.Lock()
-		ch := n.keys.pending[rep.ID]
-		n.keys.mu.Unlock()
-		if ch != nil {
-			select {
-			case ch <- rep.Result:
-			default:
-			}
-		}
+		n.keys.deliver(rep.ID, rep.Result)
 	}
 }
 

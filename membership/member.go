@@ -38,6 +38,13 @@ type Meta struct {
 	// memberlist's leave event does not say whether a node left or failed,
 	// so the last metadata a node gossips tells.
 	Leaving bool `json:"l,omitempty"`
+	// Running are the resource groups whose start hook ran on this node
+	// with no stop hook since. A dead member's View entry keeps its last
+	// Running, so survivors know what a crashed node was hosting.
+	Running []string `json:"r,omitempty"`
+	// Failures counts consecutive monitor-hook failures per group on this
+	// node.
+	Failures map[string]int `json:"f,omitempty"`
 }
 
 func (m Meta) encode() ([]byte, error) {
@@ -57,7 +64,8 @@ func decodeMeta(b []byte) Meta {
 	return m
 }
 
-// Member is one node of the view.
+// Member is one node of the view. A member that is dead or left keeps the
+// last Meta this node received from it.
 type Member struct {
 	Name        string
 	Addr        string // host:port of its gossip endpoint

@@ -51,7 +51,8 @@ type Node struct {
 	keyring *memberlist.Keyring
 	events  chan Event
 	stats   stats
-	keys    keyOps
+	keys    pending[KeyResult]
+	calls   pending[callReply]
 
 	mu      sync.Mutex
 	meta    Meta
@@ -59,6 +60,9 @@ type Node struct {
 	seen    map[string]bool // voters seen alive since start, for wait_for_all
 	allSeen bool
 
+	ctx      context.Context // ends at Shutdown; parent of handler contexts
+	cancel   context.CancelFunc
+	ready    chan struct{} // closed once ml is set: calls may arrive sooner
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
@@ -90,10 +94,10 @@ func Start(cfg Config) (*Node, error) {
 		members: map[string]*Member{},
 		seen:    map[string]bool{},
 		stop:    make(chan struct{}),
+		ready:   make(chan struct{}),
 	}
-	n.keys.init()
 	n.meta = cfg.Meta
-	n.meta.Incarnation = uint64(time.Now().UnixNano())
+	n.meta.Incarnation = cmp(cfg.bootIncarnation, uint64(time.Now().UnixNano()))
 	if _, err := n.meta.encode(); err != nil {
 		return nil, err
 	}
@@ -106,6 +110,7 @@ func Start(cfg Config) (*Node, error) {
 	mc.BindPort = cmp(cfg.BindPort, DefaultPort)
 	mc.AdvertiseAddr = cfg.AdvertiseAddr
 	mc.AdvertisePort = cmp(cfg.AdvertisePort, mc.BindPort)
+	mc.DeadNodeReclaimTime = timing.deadNodeReclaimTime()
 	mc.Delegate = (*delegate)(n)
 	mc.Events = (*eventDelegate)(n)
 	mc.Logger = log.New(&logWriter{n: n}, "", 0)
@@ -130,18 +135,22 @@ func Start(cfg Config) (*Node, error) {
 	}
 	mc.Transport = newCountingTransport(inner, &n.stats)
 
+	n.ctx, n.cancel = context.WithCancel(context.Background()) // before any call can arrive
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		n.cancel()
 		_ = mc.Transport.Shutdown()
 		return nil, fmt.Errorf("membership: start gossip: %w", err)
 	}
 	n.ml = ml
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(newCollector(n)); err != nil {
+			n.cancel()
 			_ = ml.Shutdown()
 			return nil, fmt.Errorf("membership: register metrics: %w", err)
 		}
 	}
+	close(n.ready)
 	n.wg.Add(2)
 	go n.watchSuspects()
 	go n.joinLoop()
@@ -231,6 +240,7 @@ func (n *Node) Shutdown() error {
 	var err error
 	n.stopOnce.Do(func() {
 		close(n.stop)
+		n.cancel()
 		err = n.ml.Shutdown()
 		n.wg.Wait()
 	})
@@ -387,8 +397,14 @@ func (d *eventDelegate) NotifyJoin(nd *memberlist.Node) {
 	n.mu.Unlock()
 	switch {
 	case known && prev.State == StateDead:
+		// memberlist let a different address take the name only because
+		// the member was dead longer than DeadNodeReclaimTime; whatever
+		// its incarnation, the new life replaces the old entry above.
 		reason := "alive again after failing"
-		if prev.Incarnation != meta.Incarnation {
+		switch {
+		case prev.Addr != cp.Addr:
+			reason = "replaced: new address " + cp.Addr + " (was " + prev.Addr + ")"
+		case prev.Incarnation != meta.Incarnation:
 			reason = "restarted: new incarnation"
 		}
 		n.emit(EventRecovered, cp, reason)
@@ -444,7 +460,20 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return b
 }
 
-func (d *delegate) NotifyMsg(b []byte)                         { (*Node)(d).handleKeyMsg(b) }
+// NotifyMsg dispatches user messages by their first byte.
+func (d *delegate) NotifyMsg(b []byte) {
+	n := (*Node)(d)
+	if len(b) == 0 {
+		return
+	}
+	switch b[0] {
+	case msgKeyRequest, msgKeyReply:
+		n.handleKeyMsg(b)
+	case msgCallRequest, msgCallReply:
+		n.handleCallMsg(b)
+	}
+}
+
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d *delegate) LocalState(join bool) []byte                { return nil }
 func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}

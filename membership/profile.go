@@ -138,6 +138,25 @@ func (t Timing) minSuspicion(n int) time.Duration {
 	return time.Duration(float64(t.SuspicionMult) * scale * float64(t.ProbeInterval))
 }
 
+// deadNodeReclaimTime is how long a member must have been dead before
+// memberlist lets another address take its name; memberlist's default, 0,
+// never allows it ("Conflicting address") until the dead member is
+// forgotten after GossipToTheDeadTime (30s), which would keep a replacement
+// instance that reuses a dead member's node name out that long.
+//
+// The wait only has to outlive the old life's last gossip: the alive and
+// dead messages about it are retransmitted for a few gossip intervals, and
+// a probe round takes one probe interval, so eight probe intervals leave a
+// wide margin. It must also stay well under the quickest replacement
+// (fencing confirmed, then an EC2 launch and a boot: tens of seconds at
+// least), or a replacement's first join would be refused and it would get
+// in only at a later push/pull; hence the 10s cap (fast 2s, lan 8s, wan
+// 10s rather than 40s). A node that was
+// only falsely declared dead keeps its address, so this never applies to
+// it. Two live instances configured with one name are a configuration
+// error this does not protect against.
+func (t Timing) deadNodeReclaimTime() time.Duration { return min(8*t.ProbeInterval, 10*time.Second) }
+
 func (t Timing) apply(c *memberlist.Config) {
 	c.ProbeInterval = t.ProbeInterval
 	c.ProbeTimeout = t.ProbeTimeout
