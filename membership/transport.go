@@ -16,16 +16,18 @@ type countingTransport struct {
 	packets chan *memberlist.Packet
 	streams chan net.Conn
 	done    chan struct{}
+	closed  chan struct{} // the wrapped transport has shut down
 	once    sync.Once
 }
 
 func newCountingTransport(t memberlist.Transport, st *stats) *countingTransport {
-	c := &countingTransport{Transport: t, st: st, packets: make(chan *memberlist.Packet), streams: make(chan net.Conn), done: make(chan struct{})}
+	c := &countingTransport{Transport: t, st: st, packets: make(chan *memberlist.Packet), streams: make(chan net.Conn), done: make(chan struct{}), closed: make(chan struct{})}
 	go c.forward()
 	return c
 }
 
 func (c *countingTransport) forward() {
+	defer c.drain()
 	for {
 		select {
 		case p := <-c.Transport.PacketCh():
@@ -48,6 +50,21 @@ func (c *countingTransport) forward() {
 	}
 }
 
+// drain discards what the wrapped transport still delivers until it has
+// shut down: its listeners block on their unbuffered channels, and its
+// Shutdown waits for them, so nobody reading would hang Shutdown forever.
+func (c *countingTransport) drain() {
+	for {
+		select {
+		case <-c.Transport.PacketCh():
+		case conn := <-c.Transport.StreamCh():
+			_ = conn.Close()
+		case <-c.closed:
+			return
+		}
+	}
+}
+
 func (c *countingTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 	c.st.sentBytes.Add(uint64(len(b)))
 	return c.Transport.WriteTo(b, addr)
@@ -65,8 +82,13 @@ func (c *countingTransport) PacketCh() <-chan *memberlist.Packet { return c.pack
 func (c *countingTransport) StreamCh() <-chan net.Conn           { return c.streams }
 
 func (c *countingTransport) Shutdown() error {
-	c.once.Do(func() { close(c.done) })
-	return c.Transport.Shutdown()
+	var err error
+	c.once.Do(func() {
+		close(c.done)
+		err = c.Transport.Shutdown()
+		close(c.closed)
+	})
+	return err
 }
 
 type countingConn struct {
