@@ -1,6 +1,9 @@
 package failover
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Kind is what an action does. Kinds are ordered: within one decision the
 // executor carries actions out in slice order, which always puts fences
@@ -36,6 +39,9 @@ type Action struct {
 	// Local marks an action the node takes on itself without quorum.
 	Local  bool
 	Reason string
+	// After, on a Wait, is when observing again may give another answer
+	// (the rest of a settle time, say); zero means at the next resync.
+	After time.Duration
 }
 
 func (a Action) String() string {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Decision is the engine's answer to one observation.
@@ -14,6 +15,22 @@ type Decision struct {
 	// Actions are to be carried out in order. Nothing and Wait entries only
 	// explain; the executor records them as events.
 	Actions []Action
+}
+
+// stoppingPoll is how often to look again at an instance EC2 shows
+// stopping: the fence that stops it is already under way.
+const stoppingPoll = time.Second
+
+// RequeueAfter is when to observe and decide again if nothing else
+// happens: the soonest After of the decision's waits, zero if none says.
+func (d Decision) RequeueAfter() time.Duration {
+	var after time.Duration
+	for _, a := range d.Actions {
+		if a.Kind == Wait && a.After > 0 && (after == 0 || a.After < after) {
+			after = a.After
+		}
+	}
+	return after
 }
 
 // Effects returns the actions that change something.
@@ -60,7 +77,8 @@ func Decide(cfg Config, obs Observation) Decision {
 		return d
 	}
 	if settled := obs.Now.Sub(obs.ViewSince); settled < cfg.SettleTime {
-		d.Actions = []Action{{Kind: Wait, Reason: fmt.Sprintf("membership changed %s ago; settling for %s", settled, cfg.SettleTime)}}
+		d.Actions = []Action{{Kind: Wait, After: cfg.SettleTime - settled,
+			Reason: fmt.Sprintf("membership changed %s ago; settling for %s", settled, cfg.SettleTime)}}
 		return d
 	}
 	d.Actions = plan(cfg, obs)
@@ -91,7 +109,7 @@ func noQuorum(cfg Config, obs Observation) []Action {
 			continue
 		}
 		if lost := obs.Now.Sub(obs.Quorum.Since); lost < cfg.NoQuorumStopAfter {
-			acts = append(acts, Action{Kind: Wait, Group: g.Name, Node: obs.Local,
+			acts = append(acts, Action{Kind: Wait, Group: g.Name, Node: obs.Local, After: cfg.NoQuorumStopAfter - lost,
 				Reason: fmt.Sprintf("%s; stopping local group after %s without quorum (%s so far)", why, cfg.NoQuorumStopAfter, lost)})
 			continue
 		}
@@ -302,7 +320,7 @@ func (w world) releaseInstance(g GroupConfig, iid, reason string) []Action {
 	case ok && inst.down():
 		return nil
 	case ok && (inst.State == Stopping || inst.State == ShuttingDown):
-		return []Action{{Kind: Wait, Group: g.Name, Instance: iid, Reason: reason + "; waiting for " + iid + " to stop"}}
+		return []Action{{Kind: Wait, Group: g.Name, Instance: iid, After: stoppingPoll, Reason: reason + "; waiting for " + iid + " to stop"}}
 	case iid == w.localIID:
 		return []Action{{Kind: Nothing, Group: g.Name, Instance: iid, Reason: reason + "; but " + iid + " is the deciding node and is never fenced by itself"}}
 	case !ok || !inst.ClusterTagged:

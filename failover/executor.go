@@ -57,11 +57,19 @@ func (e *Executor) record(ev Event) {
 // dropped. It stops at the first failure; the next step starts over from
 // what is observed then.
 func (e *Executor) Step(ctx context.Context) error {
+	_, _, err := e.step(ctx)
+	return err
+}
+
+// step is Step, also saying whether an action was carried out and when the
+// decision asked to be looked at again.
+func (e *Executor) step(ctx context.Context) (acted bool, requeue time.Duration, err error) {
 	obs, err := e.Observer.Observe(ctx)
 	if err != nil {
-		return err
+		return false, 0, err
 	}
 	d := Decide(e.Config, obs)
+	requeue = d.RequeueAfter()
 	for _, a := range d.Actions {
 		if !a.effect() {
 			e.record(Event{At: obs.Now, Action: a})
@@ -70,20 +78,25 @@ func (e *Executor) Step(ctx context.Context) error {
 	for i, a := range d.Effects() {
 		if i > 0 {
 			if obs, err = e.Observer.Observe(ctx); err != nil {
-				return err
+				return acted, requeue, err
 			}
 			if !containsAction(Decide(e.Config, obs).Effects(), a) {
-				return nil
+				return acted, requeue, nil
 			}
 		}
 		err := e.Actor.Do(ctx, a)
 		e.record(Event{At: e.Clock.Now(), Action: a, Err: err, Done: err == nil})
 		if err != nil {
-			return err
+			return acted, requeue, err
 		}
+		acted = true
 	}
-	return nil
+	return acted, requeue, nil
 }
+
+// maxBackToBack bounds the steps taken one after another without waiting,
+// so an action that succeeds without changing what is observed cannot spin.
+const maxBackToBack = 20
 
 func containsAction(acts []Action, a Action) bool {
 	for _, b := range acts {
@@ -94,16 +107,32 @@ func containsAction(acts []Action, a Action) bool {
 	return false
 }
 
-// Run steps whenever wake fires (membership events) and every Resync, until
-// ctx ends. A failed step is retried at the next wake or resync.
+// Run steps until ctx ends: at once again after a step that acted (the
+// next action of a failover, a fence confirmed then the move, needs no
+// outside event), when a wait the engine explained runs out, whenever wake
+// fires (membership events), and every Resync. A failed step is retried at
+// the next wake or resync.
 func (e *Executor) Run(ctx context.Context, wake <-chan struct{}) error {
+	backToBack := 0
 	for {
-		_ = e.Step(ctx)
+		acted, requeue, err := e.step(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if acted && err == nil && backToBack < maxBackToBack {
+			backToBack++
+			continue
+		}
+		backToBack = 0
+		next := e.Resync
+		if requeue > 0 && requeue < next {
+			next = requeue
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-wake:
-		case <-e.Clock.After(e.Resync):
+		case <-e.Clock.After(next):
 		}
 	}
 }

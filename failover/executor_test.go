@@ -136,3 +136,65 @@ func TestExecutorRunResyncsOnTheClock(t *testing.T) {
 		t.Fatalf("observed %d times; the resync did not step again", f.observed)
 	}
 }
+
+// clocked observes f with the fake clock's time, as a real observer would.
+type clocked struct {
+	*fakeCluster
+	clk *clock.Fake
+}
+
+func (c clocked) Observe(ctx context.Context) (Observation, error) {
+	c.obs.Now = c.clk.Now()
+	return c.fakeCluster.Observe(ctx)
+}
+
+func TestExecutorRunCarriesAFailoverThroughWithoutWaitingForResync(t *testing.T) {
+	f := deadA()
+	clk := clock.NewFake(t0)
+	f.obs.Now, f.obs.ViewSince = t0, t0.Add(-time.Hour)
+	cfg := testConfig()
+	cfg.Replacement.Enabled = false
+	e := &Executor{Config: cfg, Observer: clocked{f, clk}, Actor: f, Clock: clk, Resync: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx, nil) }()
+	if err := clk.BlockUntilWaiting(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	// Fence, move and start each need the one before confirmed; all of
+	// them happened with the clock standing still.
+	if g := f.obs.Groups[0]; g.Running != "b" || len(g.Holders) != 1 || g.Holders[0] != "i-b" {
+		t.Fatalf("after Run settled, web is %+v; done %v", g, f.done)
+	}
+}
+
+func TestExecutorRunLooksAgainWhenTheSettleTimeEnds(t *testing.T) {
+	f := deadA()
+	clk := clock.NewFake(t0)
+	f.obs.ViewSince = t0 // the view just changed
+	cfg := testConfig()
+	cfg.SettleTime = 3 * time.Second
+	cfg.Replacement.Enabled = false
+	e := &Executor{Config: cfg, Observer: clocked{f, clk}, Actor: f, Clock: clk, Resync: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error)
+	go func() { done <- e.Run(ctx, nil) }()
+	if err := clk.BlockUntilWaiting(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.done) != 0 {
+		t.Fatalf("acted %v while settling", f.done)
+	}
+	clk.Advance(3 * time.Second) // not the hour of the resync
+	if err := clk.BlockUntilWaiting(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	if f.obs.Groups[0].Running != "b" {
+		t.Fatalf("after the settle time web is %+v; done %v", f.obs.Groups[0], f.done)
+	}
+}
