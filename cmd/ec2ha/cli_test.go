@@ -160,11 +160,6 @@ func TestOperatorCommandsWithoutAnAgentSaySo(t *testing.T) {
 			t.Errorf("ec2ha %v: %v, want to be asked whether the agent runs", args, err)
 		}
 	}
-	for _, args := range [][]string{{"agent"}} {
-		if _, _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), "not available yet") {
-			t.Errorf("ec2ha %v: %v, want a clear not-available-yet error", args, err)
-		}
-	}
 }
 
 func TestCompletionAndVersion(t *testing.T) {

@@ -257,16 +257,3 @@ cluster is quorate. Asks for confirmation unless --yes is given.`
 	cmd.Flags().Bool("yes", false, "do not ask for confirmation")
 	return cmd
 }
-
-func newAgentCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "agent",
-		Short: "Run the cluster agent (under systemd on every instance)",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return notYet("the agent", "membership, fencing, resource moves and the failover coordinator wired together (issue #8)")
-		},
-	}
-	cmd.Flags().AddFlagSet(config.Flags())
-	return cmd
-}

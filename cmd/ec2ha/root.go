@@ -44,9 +44,3 @@ func configPath(cmd *cobra.Command) string {
 	path, _ := cmd.Flags().GetString("config")
 	return path
 }
-
-// notYet is the error of a command whose machinery has not been built yet:
-// the command exists, with its help, but says so instead of pretending.
-func notYet(what, needs string) error {
-	return fmt.Errorf("%s is not available yet: it needs %s", what, needs)
-}

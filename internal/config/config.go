@@ -62,6 +62,14 @@ type Node struct {
 	Name             string `mapstructure:"name" yaml:"name"`
 	InstanceID       string `mapstructure:"instance_id" yaml:"instance_id"`
 	AvailabilityZone string `mapstructure:"availability_zone" yaml:"availability_zone"`
+	// Shutdown is what a stopping agent does with the groups it runs:
+	// handover (standby, wait for the coordinator to move them, then
+	// leave) or stop (run their stop hooks and leave; the coordinator
+	// recovers them, fencing this instance if it still holds addresses).
+	Shutdown string `mapstructure:"shutdown" yaml:"shutdown"`
+	// ShutdownTimeout bounds the handover; after it the groups are
+	// stopped here anyway.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" yaml:"shutdown_timeout"`
 }
 
 // NodeSpec is one expected member of the cluster.
@@ -255,6 +263,7 @@ func Default() Config {
 			NoQuorumPolicy:      "stop",
 			NoQuorumStopAfter:   5 * time.Second,
 		},
+		Node: Node{Shutdown: "handover", ShutdownTimeout: 60 * time.Second},
 		Gossip: Gossip{
 			BindAddr: "0.0.0.0",
 			BindPort: 7946,

@@ -188,6 +188,8 @@ func (c *Config) validateCluster(ch *checker) {
 	ch.notNegative("cluster.settle_time", cl.SettleTime)
 	ch.oneOf("cluster.no_quorum_policy", cl.NoQuorumPolicy, "stop", "freeze")
 	ch.notNegative("cluster.no_quorum_stop_after", cl.NoQuorumStopAfter)
+	ch.oneOf("node.shutdown", c.Node.Shutdown, "handover", "stop")
+	ch.positive("node.shutdown_timeout", c.Node.ShutdownTimeout)
 	if c.Node.InstanceID != "" && !instanceIDRE.MatchString(c.Node.InstanceID) {
 		ch.add("node.instance_id", c.Node.InstanceID, "is not an instance id", "write it like i-0123456789abcdef0, or remove it to read it from IMDS")
 	}
