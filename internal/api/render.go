@@ -64,7 +64,9 @@ func quorumLine(q Quorum) string {
 	if q.TwoNodeRace {
 		s += ", two-node mode: a fence would be a race settled by the fencing delay"
 	}
-	if q.Reason != "" {
+	// A quorate partition's reason only repeats the numbers; a
+	// non-quorate one says why (wait_for_all, too few votes).
+	if q.Reason != "" && !q.Quorate {
 		s += " — " + q.Reason
 	}
 	return s
