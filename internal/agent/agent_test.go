@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -357,5 +359,42 @@ func TestGracefulStopHandsTheGroupOver(t *testing.T) {
 	c.eventually("web handed over to b", 20*time.Second, func() bool { return c.holder() == c.ids["b"] && c.running("b") && !c.running("a") })
 	if s := c.instanceState(c.ids["a"]); s != types.InstanceStateNameRunning {
 		t.Fatalf("a handed over yet was fenced (%s)", s)
+	}
+}
+
+func TestKeyRotationReachesEveryMemberWithoutLosingTheCluster(t *testing.T) {
+	c := newCluster(t, ec2sim.Options{})
+	for _, n := range []string{"a", "b", "c"} {
+		c.start(n)
+	}
+	c.waitStarted()
+	client := api.NewClient(c.cfgs["b"].API.Socket, "")
+	ctx := context.Background()
+	newKey := filepath.Join(c.dir, "new.key")
+	if err := config.WriteKeyFile(newKey); err != nil {
+		t.Fatal(err)
+	}
+	oldKey := must(config.ReadKeyFile(c.cfgs["a"].Gossip.KeyFile))
+	key := must(config.ReadKeyFile(newKey))
+	enc := func(k []byte) string { return base64.StdEncoding.EncodeToString(k) }
+	for _, op := range []api.KeyringRequest{{Op: "install", Key: enc(key)}, {Op: "use", Key: enc(key)}, {Op: "remove", Key: enc(oldKey)}} {
+		if _, err := client.Keyring(ctx, op); err != nil {
+			t.Fatalf("keyring %s: %v", op.Op, err)
+		}
+	}
+	list := must(client.Keyring(ctx, api.KeyringRequest{Op: "list"}))
+	if list.Members != 3 || len(list.Keys) != 1 || list.Keys[list.Primary] != 3 {
+		t.Fatalf("after rotation: %+v, want one key, primary on all 3 members", list)
+	}
+	for k := range list.Keys {
+		if strings.Contains(k, enc(key)) || strings.Contains(k, enc(oldKey)) {
+			t.Fatal("the keyring listing shows a key, not a fingerprint")
+		}
+	}
+	if _, err := client.Keyring(ctx, api.KeyringRequest{Op: "install", Key: "not base64!"}); err == nil {
+		t.Fatal("a key that is not base64 was accepted")
+	}
+	if st := c.status("c"); !st.Quorum.Quorate || len(st.Members) != 3 {
+		t.Fatalf("after rotation the cluster is %+v", st.Quorum)
 	}
 }
