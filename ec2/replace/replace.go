@@ -36,16 +36,16 @@ type Config struct {
 	LaunchTemplateID string
 	// LaunchTemplateName is used when LaunchTemplateID is empty.
 	LaunchTemplateName string
-	Version          string   // "$Default", "$Latest" or a number; "$Default" if empty
-	Subnets          []string // where replacements may go; empty means the failed instance's subnet
-	ClusterTagKey    string
-	ClusterTagValue  string
-	MaxPerHour       int           // launches allowed in any hour; 0 means 1
-	BreakerFailures  int           // consecutive failures that open the breaker; 0 means 3
-	BreakerCooldown  time.Duration // how long an open breaker refuses; 0 means 1h
-	RunningTimeout   time.Duration // how long to wait for "running"; 0 means 10m
-	PollInterval     time.Duration // between DescribeInstances polls; 0 means 5s
-	Fate             Fate
+	Version            string   // "$Default", "$Latest" or a number; "$Default" if empty
+	Subnets            []string // where replacements may go; empty means the failed instance's subnet
+	ClusterTagKey      string
+	ClusterTagValue    string
+	MaxPerHour         int           // launches allowed in any hour; 0 means 1
+	BreakerFailures    int           // consecutive failures that open the breaker; 0 means 3
+	BreakerCooldown    time.Duration // how long an open breaker refuses; 0 means 1h
+	RunningTimeout     time.Duration // how long to wait for "running"; 0 means 10m
+	PollInterval       time.Duration // between DescribeInstances polls; 0 means 5s
+	Fate               Fate
 }
 
 // Validate names the first bad field and how to fix it.

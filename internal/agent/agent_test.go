@@ -398,3 +398,34 @@ func TestKeyRotationReachesEveryMemberWithoutLosingTheCluster(t *testing.T) {
 		t.Fatalf("after rotation the cluster is %+v", st.Quorum)
 	}
 }
+
+func TestMaintenanceModeObservesAFailureWithoutActing(t *testing.T) {
+	c := newCluster(t, ec2sim.Options{})
+	for _, n := range []string{"a", "b", "c"} {
+		c.start(n)
+	}
+	c.waitStarted()
+	client := api.NewClient(c.cfgs["b"].API.Socket, "")
+	if err := client.SetMaintenance(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("status showing maintenance", 5*time.Second, func() bool { return c.status("b").Maintenance })
+	c.agents["a"].kill()
+	c.cancels["a"]()
+	c.eventually("b seeing a dead", 10*time.Second, func() bool {
+		for _, m := range c.status("b").Members {
+			if m.Name == "a" {
+				return m.State == "dead"
+			}
+		}
+		return false
+	})
+	time.Sleep(time.Second) // settle time and a few steps
+	if s := c.instanceState(c.ids["a"]); s != types.InstanceStateNameRunning || c.holder() != c.ids["a"] {
+		t.Fatalf("in maintenance mode the cluster acted: a is %s, the EIP on %s", s, c.holder())
+	}
+	if err := client.SetMaintenance(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("recovery once maintenance is off", 20*time.Second, func() bool { return c.holder() == c.ids["b"] && c.running("b") })
+}

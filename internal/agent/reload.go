@@ -55,6 +55,7 @@ func fixedChanges(cur, next *config.Config) []string {
 	var changed []string
 	if len(c.Groups) != len(n.Groups) {
 		changed = append(changed, "groups (added or removed)")
+		c.Groups = n.Groups
 	} else {
 		c.Groups = append([]config.Group(nil), c.Groups...)
 		for i := range c.Groups {
