@@ -41,7 +41,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "bin/ec2ha", "the ec2ha binary, for the demo sections")
 	flag.IntVar(&o.runs, "runs", 10, "timed runs per scenario and tool (plus one warm-up)")
 	flag.IntVar(&o.count, "count", 10, "go test -count for the micro-benchmarks")
-	flag.IntVar(&o.demoRuns, "demo-runs", 3, "runs of `ec2ha demo --json`")
+	flag.IntVar(&o.demoRuns, "demo-runs", 5, "runs of `ec2ha demo --json`")
 	flag.DurationVar(&o.stop, "stop-latency", 3*time.Second, "the simulator's stop latency in the slow profile (ec2sim.DemoDurations.Stopping)")
 	flag.DurationVar(&o.call, "call-latency", 50*time.Millisecond, "latency added to every API call in the slow profile")
 	flag.DurationVar(&o.poll, "poll", 500*time.Millisecond, "ec2ha's fencing.poll_interval (the configuration default)")
