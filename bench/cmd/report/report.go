@@ -274,6 +274,11 @@ func (r *report) sideBySide(b *md) {
 			p.Name, num(summarize(wallMS(g[series{p.Name, "ec2ha", "route"}], wall), "").Median), num(summarize(wallMS(g[series{p.Name, "ec2ha", "route"}], wall), "").P99))
 	}
 	b.p("")
+	cli := summarize(wallMS(g[series{"zero", "aws-cli", "one call"}], wall), "")
+	if cli.N > 0 {
+		b.p("Reading it: ec2ha runs these operations inside the long-lived agent, so in the zero profile its time is the API round trips alone, while each tool run starts Python and imports botocore: one `aws` CLI call costs %s ms here before any latency, and an awseip stop plus start runs five of them (plus `curl` for IMDS) for one Elastic IP move. In the slow profile the EC2 calls dominate the fence for both; the difference left is start-up and the poll interval (fence_aws polls every second, `--stonith-status-sleep` default 1 s; ec2ha every %v). Neither side includes failure detection (section 4) or a cluster manager's own timers.", num(cli.Median), r.opts.poll)
+		b.p("")
+	}
 	b.p("Every sample, with the same columns as sections 1–2:")
 	b.p("")
 	r.rows(b, func(k series) bool { return k.Tool != "ec2ha" })

@@ -66,6 +66,8 @@ func num(v float64) string {
 	switch {
 	case a == 0:
 		return "0"
+	case v == math.Trunc(v) && a < 1e7:
+		return fmt.Sprintf("%.0f", v)
 	case a >= 1000:
 		return fmt.Sprintf("%.0f", v)
 	case a >= 100:
