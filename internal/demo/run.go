@@ -307,6 +307,9 @@ func (r *run) showLogs() {
 	}
 }
 
+// Tail returns the last n lines of the file at path, for failure reports.
+func Tail(path string, n int) string { return tail(path, n) }
+
 func tail(path string, n int) string {
 	f, err := os.Open(path)
 	if err != nil {
@@ -331,7 +334,12 @@ func tail(path string, n int) string {
 // childEnv is the environment of the demo's children: this one without
 // EC2HA_ and AWS_ settings that would point them elsewhere, plus dummy
 // credentials for the simulator.
-func (r *run) childEnv(extra ...string) []string {
+func (r *run) childEnv(extra ...string) []string { return ChildEnv(r.l.Dir, extra...) }
+
+// ChildEnv is the environment of a child agent or application whose
+// files are in dir: this process's without EC2HA_, AWS_ and DEMO_
+// settings, plus dummy credentials for the simulator, plus extra.
+func ChildEnv(dir string, extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "EC2HA_") || strings.HasPrefix(kv, "AWS_") || strings.HasPrefix(kv, "DEMO_") {
@@ -341,8 +349,8 @@ func (r *run) childEnv(extra ...string) []string {
 	}
 	env = append(env,
 		"AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo",
-		"AWS_CONFIG_FILE="+filepath.Join(r.l.Dir, "no-aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(r.l.Dir, "no-aws-credentials"))
+		"AWS_CONFIG_FILE="+filepath.Join(dir, "no-aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "no-aws-credentials"))
 	return append(env, extra...)
 }
 

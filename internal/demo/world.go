@@ -48,14 +48,20 @@ type SimServer struct {
 // Options.IMDSHost defaults to 127.0.0.1, so every instance has its own
 // metadata endpoint.
 func StartSim(opts ec2sim.Options) (*SimServer, error) {
+	return StartSimAt("127.0.0.1", opts)
+}
+
+// StartSimAt is StartSim on host (e.g. a bridge address that network
+// namespaces reach); Options.IMDSHost defaults to host.
+func StartSimAt(host string, opts ec2sim.Options) (*SimServer, error) {
 	if opts.IMDSHost == "" {
-		opts.IMDSHost = "127.0.0.1"
+		opts.IMDSHost = host
 	}
 	sim, err := ec2sim.Load(opts)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		sim.Close()
 		return nil, err
@@ -97,7 +103,7 @@ func (s *SimServer) Client() *awsec2.Client {
 type Node struct {
 	Name       string
 	Index      int    // 1-based: node-N
-	Addr       string // loopback address of this node's gossip, app and metrics: 127.0.0.(10+N)
+	Addr       string // address of this node's gossip, app and metrics: 127.0.0.(10+N), or its private IP (WorldSpec.PrivateIP)
 	InstanceID string
 	AZ         string
 	SubnetID   string
@@ -156,6 +162,22 @@ func NodeName(index int) string { return fmt.Sprintf("node-%d", index) }
 // template replacements come from; and an unassociated Elastic IP. It
 // waits until every instance runs.
 func BuildWorld(ctx context.Context, s *SimServer, n int) (*World, error) {
+	return BuildWorldWith(ctx, s, n, WorldSpec{})
+}
+
+// WorldSpec changes where BuildWorldWith puts the instances.
+type WorldSpec struct {
+	// Subnet, if set, holds every instance (one AZ) instead of spreading
+	// them over the default subnets.
+	Subnet string
+	// PrivateIP, if set, gives node N (1-based) its private address,
+	// which is then also its Node.Addr: a test bed that gives each
+	// instance a host with that address reaches it there.
+	PrivateIP func(index int) string
+}
+
+// BuildWorldWith is BuildWorld with the instances placed by spec.
+func BuildWorldWith(ctx context.Context, s *SimServer, n int, spec WorldSpec) (*World, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("--nodes %d: need at least one node", n)
 	}
@@ -191,11 +213,20 @@ func BuildWorld(ctx context.Context, s *SimServer, n int) (*World, error) {
 
 	for i := 1; i <= n; i++ {
 		name := NodeName(i)
+		subnet, addr, privateIP := subnets[(i-1)%len(subnets)], NodeAddr(i), ""
+		if spec.Subnet != "" {
+			subnet = spec.Subnet
+		}
+		if spec.PrivateIP != nil {
+			privateIP = spec.PrivateIP(i)
+			addr = privateIP
+		}
 		out, err := c.RunInstances(ctx, &awsec2.RunInstancesInput{
-			LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateName: aws.String(TemplateName)},
-			MinCount:       aws.Int32(1),
-			MaxCount:       aws.Int32(1),
-			SubnetId:       aws.String(subnets[(i-1)%len(subnets)]),
+			LaunchTemplate:   &types.LaunchTemplateSpecification{LaunchTemplateName: aws.String(TemplateName)},
+			MinCount:         aws.Int32(1),
+			MaxCount:         aws.Int32(1),
+			SubnetId:         aws.String(subnet),
+			PrivateIpAddress: optional(privateIP),
 			TagSpecifications: []types.TagSpecification{{
 				ResourceType: types.ResourceTypeInstance,
 				Tags: []types.Tag{
@@ -209,7 +240,7 @@ func BuildWorld(ctx context.Context, s *SimServer, n int) (*World, error) {
 		}
 		in := out.Instances[0]
 		w.Nodes = append(w.Nodes, Node{
-			Name: name, Index: i, Addr: NodeAddr(i),
+			Name: name, Index: i, Addr: addr,
 			InstanceID: aws.ToString(in.InstanceId),
 			AZ:         aws.ToString(in.Placement.AvailabilityZone),
 			SubnetID:   aws.ToString(in.SubnetId),
@@ -308,6 +339,14 @@ func (w *World) NodeOfInstance(ctx context.Context, c *awsec2.Client, id string)
 		return n, false, err
 	}
 	return Node{}, false, fmt.Errorf("instance %s has neither %s nor %s: it is not a demo node", id, NodeTagKey, replace.ReplacesTag)
+}
+
+// optional is nil for "", so an unset field stays out of the request.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func primaryENI(in types.Instance) string {
