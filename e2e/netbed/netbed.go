@@ -11,13 +11,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/vishvananda/netns"
 )
 
 // Bed is a bridge and the hosts attached to it.
@@ -270,4 +274,50 @@ func output(name string, args ...string) (string, error) {
 		return "", fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
+}
+
+// HasAddress reports whether addr is configured on the host's eth0.
+func (h *Host) HasAddress(addr netip.Addr) (bool, error) {
+	out, err := output("ip", "-n", h.NS, "-o", "addr", "show", "dev", "eth0")
+	if err != nil {
+		return false, err
+	}
+	for _, f := range strings.Fields(out) {
+		if p, err := netip.ParsePrefix(f); err == nil && p.Addr() == addr {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// DialContext dials from inside the host's namespace, so that a test
+// process in the root namespace can be a client on the bed: the socket
+// is created on a thread that has entered the namespace, and a socket
+// keeps its namespace wherever it is used afterwards.
+func (h *Host) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// The thread never leaves the namespace: without UnlockOSThread
+		// the runtime ends it when this goroutine returns.
+		runtime.LockOSThread()
+		target, err := netns.GetFromPath("/var/run/netns/" + h.NS)
+		if err != nil {
+			done <- result{nil, fmt.Errorf("namespace %s: %w", h.NS, err)}
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			done <- result{nil, fmt.Errorf("entering %s: %w", h.NS, err)}
+			return
+		}
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, address)
+		done <- result{c, err}
+	}()
+	r := <-done
+	return r.c, r.err
 }

@@ -133,3 +133,49 @@ func TestIsolateCutsOnlyTheNamedPeers(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// A client in the root namespace dials from a host's namespace, and
+// HasAddress sees what AddAddress and DelAddress did.
+func TestDialFromHostAndHasAddress(t *testing.T) {
+	b := newBed(t)
+	a, c := addHost(t, b, "a", "10.231.7.11"), addHost(t, b, "client", "10.231.7.20")
+	vip := netip.MustParseAddr("10.231.7.100")
+	serve(t, a, "0.0.0.0")
+	if has, err := a.HasAddress(vip); err != nil || has {
+		t.Fatalf("HasAddress before AddAddress = %v, %v; want false", has, err)
+	}
+	if err := a.AddAddress(vip); err != nil {
+		t.Fatal(err)
+	}
+	if has, err := a.HasAddress(vip); err != nil || !has {
+		t.Fatalf("HasAddress after AddAddress = %v, %v; want true", has, err)
+	}
+	// Only the client's namespace reaches the bed's service address the
+	// way a host on the subnet does; check the connection's source.
+	hc := http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DialContext: c.DialContext, DisableKeepAlives: true}}
+	eventually(t, "the client reaches a's service from its namespace", func() bool {
+		conn, err := c.DialContext(context.Background(), "tcp", vip.String()+":8080")
+		if err != nil {
+			return false
+		}
+		// Closed before the request: the one-line server is serial.
+		local := conn.LocalAddr().(*net.TCPAddr).IP.String()
+		conn.Close()
+		if local != "10.231.7.20" {
+			t.Fatalf("dialled from %s, want the client's 10.231.7.20", local)
+		}
+		resp, err := hc.Get("http://" + vip.String() + ":8080/")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body) == "a"
+	})
+	if err := a.DelAddress(vip); err != nil {
+		t.Fatal(err)
+	}
+	if has, err := a.HasAddress(vip); err != nil || has {
+		t.Fatalf("HasAddress after DelAddress = %v, %v; want false", has, err)
+	}
+}
