@@ -16,6 +16,7 @@ import (
 	"github.com/ec2ha/ec2ha/failover"
 	"github.com/ec2ha/ec2ha/fencing"
 	"github.com/ec2ha/ec2ha/internal/config"
+	"github.com/ec2ha/ec2ha/internal/metrics"
 	"github.com/ec2ha/ec2ha/membership"
 )
 
@@ -202,6 +203,7 @@ func (o *observer) Observe(ctx context.Context) (failover.Observation, error) {
 		}
 	}
 	obs.Intents = intentsFrom(st, view, obs.Intents.Standby)
+	metrics.SetBool(a.metrics.Maintenance, obs.Intents.Maintenance)
 	return obs, nil
 }
 
