@@ -10,8 +10,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
-
-	"github.com/hashicorp/memberlist"
 )
 
 // Call is a request/reply between two members. The request and the reply
@@ -80,14 +78,8 @@ func (n *Node) Call(ctx context.Context, to string, body []byte) ([]byte, error)
 		}
 		return out, nil
 	}
-	var target *memberlist.Node
-	for _, m := range n.ml.Members() {
-		if m.Name == to {
-			target = m
-			break
-		}
-	}
-	if target == nil {
+	target, ok := n.peer(to)
+	if !ok {
 		return nil, fmt.Errorf("membership: call to %s: not an alive member of the cluster", to)
 	}
 	if err := ctx.Err(); err != nil {
@@ -185,13 +177,11 @@ func (n *Node) answerCall(req callRequest) {
 		rep.Body, rep.Failed, rep.Err = nil, true, err.Error()
 	}
 	b, _ := json.Marshal(rep)
-	for _, m := range n.ml.Members() {
-		if m.Name == req.From {
-			if err := n.ml.SendReliable(m, append([]byte{msgCallReply}, b...)); err != nil {
-				n.log.Warn("cannot send call reply", "to", req.From, "err", err)
-			}
-			return
+	if to, ok := n.peer(req.From); ok {
+		if err := n.ml.SendReliable(to, append([]byte{msgCallReply}, b...)); err != nil {
+			n.log.Warn("cannot send call reply", "to", req.From, "err", err)
 		}
+		return
 	}
 	n.log.Warn("cannot send call reply: caller is not an alive member", "to", req.From)
 }

@@ -109,10 +109,7 @@ func (n *Node) keyOp(ctx context.Context, op KeyOp, key []byte) ([]KeyResult, er
 
 	results := []KeyResult{local}
 	waiting := map[string]bool{}
-	for _, m := range n.ml.Members() {
-		if m.Name == n.cfg.NodeName {
-			continue
-		}
+	for _, m := range n.peers() {
 		if err := n.ml.SendReliable(m, msg); err != nil {
 			results = append(results, KeyResult{Node: m.Name, Err: "unreachable: " + err.Error()})
 			continue
@@ -198,12 +195,9 @@ func (n *Node) answerKey(req keyRequest) {
 	res := n.applyKey(req.Op, req.Key)
 	n.log.Info("gossip key operation", "op", string(req.Op), "from", req.From, "key", KeyFingerprint(req.Key), "err", res.Err)
 	body, _ := json.Marshal(keyReply{ID: req.ID, Result: res})
-	for _, m := range n.ml.Members() {
-		if m.Name == req.From {
-			if err := n.ml.SendReliable(m, append([]byte{msgKeyReply}, body...)); err != nil {
-				n.log.Warn("cannot confirm key operation", "to", req.From, "err", err)
-			}
-			return
+	if to, ok := n.peer(req.From); ok {
+		if err := n.ml.SendReliable(to, append([]byte{msgKeyReply}, body...)); err != nil {
+			n.log.Warn("cannot confirm key operation", "to", req.From, "err", err)
 		}
 	}
 }

@@ -3,6 +3,9 @@ package membership
 import (
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -89,4 +92,48 @@ func (v View) Member(name string) (Member, bool) {
 		}
 	}
 	return Member{}, false
+}
+
+// peer is the named member as a memberlist destination, if it is alive or
+// suspect. It is built from this node's own copy of the member's address
+// rather than from memberlist's Members(): those are pointers into
+// memberlist's state, which its packet handler rewrites under a lock this
+// package cannot take, so sending to them races with a member that
+// re-announces itself (the race detector caught it in the agent tests).
+func (n *Node) peer(name string) (*memberlist.Node, bool) {
+	n.mu.Lock()
+	m, ok := n.members[name]
+	var addr string
+	if ok && m.State.Votes() {
+		addr = m.Addr
+	}
+	n.mu.Unlock()
+	if addr == "" {
+		return nil, false
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, false
+	}
+	return &memberlist.Node{Name: name, Addr: net.IP(ap.Addr().AsSlice()), Port: ap.Port()}, true
+}
+
+// peers are the alive and suspect members other than this node, by name.
+func (n *Node) peers() []*memberlist.Node {
+	n.mu.Lock()
+	names := make([]string, 0, len(n.members))
+	for name, m := range n.members {
+		if name != n.cfg.NodeName && m.State.Votes() {
+			names = append(names, name)
+		}
+	}
+	n.mu.Unlock()
+	slices.Sort(names)
+	var out []*memberlist.Node
+	for _, name := range names {
+		if p, ok := n.peer(name); ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
