@@ -180,6 +180,7 @@ func plan(cfg Config, obs Observation) []Action {
 		gs.Name = g.Name
 		acts = append(acts, w.placeGroup(g, gs)...)
 	}
+	acts = append(acts, w.fenceLost(acts)...)
 	acts = append(acts, w.replacements()...)
 	// Stable by kind: fences, then stops, moves, starts, launches and
 	// terminations, each group's steps keeping their relative order.
@@ -327,6 +328,31 @@ func (w world) releaseInstance(g GroupConfig, iid, reason string) []Action {
 		return []Action{{Kind: Nothing, Group: g.Name, Instance: iid, Reason: reason + "; but " + iid + " lacks the cluster tag and is never fenced"}}
 	}
 	return []Action{{Kind: Fence, Group: g.Name, Instance: iid, Reason: reason + "; fencing " + iid + " before recovery"}}
+}
+
+// fenceLost fences the instance of every member that failed (not one that
+// left gracefully) while EC2 still shows it running, whether or not it
+// held a group: like Pacemaker's STONITH of a lost node, so that a hung
+// standby cannot come back with stale state, and so that it can be
+// replaced and the cluster return to its size. Instances a group's
+// placement already fences are skipped.
+func (w world) fenceLost(planned []Action) []Action {
+	fencing := map[string]bool{}
+	for _, a := range planned {
+		if a.Kind == Fence {
+			fencing[a.Instance] = true
+		}
+	}
+	var acts []Action
+	for _, m := range w.obs.Members {
+		inst, ok := w.obs.Instances[m.InstanceID]
+		if m.State != Dead || !ok || inst.State != Running || !inst.ClusterTagged || m.InstanceID == w.localIID || fencing[m.InstanceID] {
+			continue
+		}
+		acts = append(acts, Action{Kind: Fence, Instance: m.InstanceID, Node: m.Name,
+			Reason: fmt.Sprintf("%s failed while EC2 shows its instance %s running; fencing it so it cannot come back unannounced and can be replaced", m.Name, m.InstanceID)})
+	}
+	return acts
 }
 
 // replacements launches a replacement for each fenced member's instance and

@@ -104,6 +104,26 @@ func TestDecidePolicies(t *testing.T) {
 				o.Instances["i-a"] = i
 			},
 			want: "", reason: "lacks the cluster tag"},
+		{name: "a failed standby is fenced though it holds nothing",
+			obs:  func(o *Observation) { member(o, "c").State = Dead },
+			want: "fence c i-c", reason: "c failed while EC2 shows its instance i-c running"},
+		{name: "a fenced standby is replaced, and the group stays",
+			obs: func(o *Observation) {
+				member(o, "c").State = Dead
+				setInstance(o, "i-c", Stopped)
+			},
+			want: "launch-replacement c i-c"},
+		{name: "a standby that left gracefully is not fenced",
+			obs:  func(o *Observation) { member(o, "c").State = Left },
+			want: "", reason: "web runs on a"},
+		{name: "a failed standby without the cluster tag is not fenced",
+			obs: func(o *Observation) {
+				member(o, "c").State = Dead
+				i := o.Instances["i-c"]
+				i.ClusterTagged = false
+				o.Instances["i-c"] = i
+			},
+			want: "", reason: "web runs on a"},
 		{name: "stickiness: no failback when the preferred node returns",
 			obs:  func(o *Observation) { o.Groups[0].Holders = []string{"i-b"}; o.Groups[0].Running = "b" },
 			want: "", reason: "web runs on b"},

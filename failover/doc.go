@@ -25,6 +25,10 @@
 //     (and not a monitor failure configured to fence), otherwise by fencing
 //     its instance and waiting until EC2 shows it stopped. Instances without
 //     the cluster tag and the deciding node's own instance are never fenced.
+//   - A member that failed (rather than left) while EC2 shows its instance
+//     running is fenced even when it holds no group, as Pacemaker fences a
+//     lost node: it cannot come back with stale state, and it can be
+//     replaced.
 //   - A fenced member's instance gets a replacement (at most MaxPerHour), and
 //     is terminated once the replacement runs.
 //
