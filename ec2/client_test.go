@@ -3,7 +3,10 @@ package ec2_test
 import (
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,13 +49,41 @@ func TestUnreachableIMDSSaysWhy(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	c := ec2.NewIMDS("http://" + addr)
-	_, err := ec2.ReadIdentity(context.Background(), c, 30*time.Second)
+	_, err := ec2.ReadIdentity(context.Background(), c, 2*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "hop limit") {
 		t.Fatalf("error %v should explain the hop limit", err)
 	}
 	_, err = ec2.NewClient(context.Background(), ec2.ClientConfig{IMDS: c, CallTimeout: 5 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "aws.region") {
 		t.Fatalf("error %v should say to configure the region", err)
+	}
+}
+
+// An agent started before the instance's network is up must wait for
+// IMDS rather than exit: here the first requests fail.
+func TestIdentityWaitsForIMDS(t *testing.T) {
+	ctx := context.Background()
+	env := simtest.Start(t, ec2sim.Options{})
+	in := must(env.Client.RunInstances(ctx, &awsec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})).Instances[0]
+	var refused atomic.Int32
+	imds := env.Sim.IMDSHandler(*in.InstanceId)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refused.Add(1) <= 6 {
+			http.Error(w, "not yet", http.StatusServiceUnavailable)
+			return
+		}
+		imds.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	id, err := ec2.ReadIdentity(ctx, ec2.NewIMDS(srv.URL), 30*time.Second)
+	if err != nil {
+		t.Fatalf("identity after IMDS came up: %v", err)
+	}
+	if id.InstanceID != *in.InstanceId {
+		t.Fatalf("instance %s, want %s", id.InstanceID, *in.InstanceId)
+	}
+	if n := refused.Load(); n <= 6 {
+		t.Fatalf("IMDS was asked %d times: the refusals were not retried", n)
 	}
 }
 

@@ -35,10 +35,27 @@ const errIMDSHelp = "is this an EC2 instance with the metadata service enabled? 
 	"(aws ec2 modify-instance-metadata-options --http-put-response-hop-limit 2), " +
 	"because IMDSv2 token responses do not cross more hops than that"
 
-// ReadIdentity asks IMDSv2 for the instance's identity, within timeout.
+// ReadIdentity asks IMDSv2 for the instance's identity, asking again
+// until timeout: an agent started early in boot can run before the
+// instance's network answers, and the SDK's client gives up after three
+// quick attempts.
 func ReadIdentity(ctx context.Context, c *imds.Client, timeout time.Duration) (Identity, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		id, err := readIdentity(ctx, c)
+		if err == nil {
+			return id, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Identity{}, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func readIdentity(ctx context.Context, c *imds.Client) (Identity, error) {
 	doc, err := c.GetInstanceIdentityDocument(ctx, &imds.GetInstanceIdentityDocumentInput{})
 	if err != nil {
 		return Identity{}, fmt.Errorf("reading the instance identity from IMDSv2: %w; %s", err, errIMDSHelp)

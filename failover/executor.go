@@ -42,6 +42,10 @@ type Executor struct {
 	Resync time.Duration
 	// Record receives every event; nil drops them.
 	Record func(Event)
+	// Failed receives the error of every failed step (an observation EC2
+	// did not answer, an action that failed), so that a coordinator that
+	// keeps failing says why; nil drops them.
+	Failed func(error)
 }
 
 func (e *Executor) record(ev Event) {
@@ -118,6 +122,9 @@ func (e *Executor) Run(ctx context.Context, wake <-chan struct{}) error {
 		acted, requeue, err := e.step(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if err != nil && e.Failed != nil {
+			e.Failed(err)
 		}
 		if acted && err == nil && backToBack < maxBackToBack {
 			backToBack++

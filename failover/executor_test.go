@@ -198,3 +198,29 @@ func TestExecutorRunLooksAgainWhenTheSettleTimeEnds(t *testing.T) {
 		t.Fatalf("after the settle time web is %+v; done %v", f.obs.Groups[0], f.done)
 	}
 }
+
+// A step that fails inside Run is reported, so the agent can log why its
+// coordinator is not getting anywhere.
+func TestExecutorRunReportsFailedSteps(t *testing.T) {
+	f := deadA()
+	f.failKind = Fence
+	clk := clock.NewFake(t0)
+	failed := make(chan error, 10)
+	e := &Executor{Config: testConfig(), Observer: f, Actor: f, Clock: clk, Resync: time.Minute,
+		Failed: func(err error) { failed <- err }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx, nil) }()
+	select {
+	case err := <-failed:
+		if err == nil || err.Error() != "API failure" {
+			t.Fatalf("reported %v, want the fence's API failure", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the failed fence was not reported")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run returned %v", err)
+	}
+}

@@ -161,7 +161,7 @@ func start(ctx context.Context, cfg *config.Config, opts Options) (*Agent, error
 	a.engine = engineConfig(cfg)
 
 	imds := ec2.NewIMDS(cfg.AWS.IMDSEndpoint)
-	id, err := ec2.ReadIdentity(ctx, imds, 10*time.Second)
+	id, err := ec2.ReadIdentity(ctx, imds, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +345,8 @@ func (a *Agent) runExecutor(ctx context.Context) {
 	for ctx.Err() == nil {
 		_, engine := a.config()
 		exec := &failover.Executor{Config: engine, Observer: a.obs, Actor: &actor{a}, Clock: a.clk,
-			Resync: 2 * time.Second, Record: a.recordDecision}
+			Resync: 2 * time.Second, Record: a.recordDecision,
+			Failed: func(err error) { a.log.Warn("coordinator step failed; trying again", "err", err) }}
 		loopCtx, cancel := context.WithCancel(ctx)
 		a.mu.Lock()
 		a.restartExecutor = cancel
