@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
@@ -294,25 +295,24 @@ func (f *PowerFencer) runLevel(ctx context.Context, lvl Level, id string, rec *R
 }
 
 func (f *PowerFencer) runLevelUntil(ctx context.Context, lvl Level, id string, rec *Record) error {
-	var meta smithymiddleware.Metadata
-	switch lvl.Method {
-	case StopForce:
-		out, err := f.api.StopInstances(ctx, &awsec2.StopInstancesInput{InstanceIds: []string{id}, Force: aws.Bool(true)})
-		if err != nil {
-			rec.RequestIDs = appendErrRequestID(rec.RequestIDs, err)
+	// The SDK's retryer gives up after its attempts or when its retry
+	// budget is spent; under sustained throttling or 5xx answers the call
+	// is sent again every poll interval until the level's timeout instead,
+	// so a throttled stop never escalates to the next level (terminate)
+	// before its time, and ends timed out with the last answer if EC2
+	// never takes it.
+	for {
+		err := f.powerCall(ctx, lvl, id, rec)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || !transient(err) {
 			return classify(id, err)
 		}
-		meta = out.ResultMetadata
-	case Terminate:
-		out, err := f.api.TerminateInstances(ctx, &awsec2.TerminateInstancesInput{InstanceIds: []string{id}})
-		if err != nil {
-			rec.RequestIDs = appendErrRequestID(rec.RequestIDs, err)
-			return classify(id, err)
+		f.log.Warn("fencing call not taken by EC2; sending it again", "target", id, "method", lvl.Method, "err", err)
+		if serr := clock.Sleep(ctx, f.clk, f.cfg.PollInterval); serr != nil {
+			return fmt.Errorf("%w; last EC2 answer: %v", serr, err)
 		}
-		meta = out.ResultMetadata
-	}
-	if rid, ok := awsmiddleware.GetRequestIDMetadata(meta); ok {
-		rec.RequestIDs = append(rec.RequestIDs, rid)
 	}
 	for {
 		inst, err := f.describe(ctx, id)
@@ -332,6 +332,39 @@ func (f *PowerFencer) runLevelUntil(ctx context.Context, lvl Level, id string, r
 			return err
 		}
 	}
+}
+
+// powerCall sends the level's StopInstances or TerminateInstances once and
+// records its request id, or the failed attempt's.
+func (f *PowerFencer) powerCall(ctx context.Context, lvl Level, id string, rec *Record) error {
+	var meta smithymiddleware.Metadata
+	switch lvl.Method {
+	case StopForce:
+		out, err := f.api.StopInstances(ctx, &awsec2.StopInstancesInput{InstanceIds: []string{id}, Force: aws.Bool(true)})
+		if err != nil {
+			rec.RequestIDs = appendErrRequestID(rec.RequestIDs, err)
+			return err
+		}
+		meta = out.ResultMetadata
+	case Terminate:
+		out, err := f.api.TerminateInstances(ctx, &awsec2.TerminateInstancesInput{InstanceIds: []string{id}})
+		if err != nil {
+			rec.RequestIDs = appendErrRequestID(rec.RequestIDs, err)
+			return err
+		}
+		meta = out.ResultMetadata
+	}
+	if rid, ok := awsmiddleware.GetRequestIDMetadata(meta); ok {
+		rec.RequestIDs = append(rec.RequestIDs, rid)
+	}
+	return nil
+}
+
+// transient reports whether EC2 may take the same call later: throttling,
+// a 5xx answer or a connection failure, as the SDK's retryer judges them.
+// A context's end is not transient.
+func transient(err error) bool {
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
 func fenced(s types.InstanceStateName, m Method) bool {
