@@ -204,14 +204,14 @@ func (f *PowerFencer) fence(ctx context.Context, req Request, rec *Record, log *
 			return Failed, fmt.Errorf("%w after the fencing delay (epoch %d)", ErrNotQuorate, auth.Epoch)
 		}
 	}
-	self, err := f.describe(ctx, f.cfg.Self)
+	self, err := f.describeSteadily(ctx, f.cfg.Self)
 	if err != nil {
 		return Failed, fmt.Errorf("%w: cannot ask EC2 about %s: %w", ErrSelfNotRunning, f.cfg.Self, err)
 	}
 	if s := stateOf(self); s != types.InstanceStateNameRunning {
 		return Failed, fmt.Errorf("%w: %s is %s", ErrSelfNotRunning, f.cfg.Self, s)
 	}
-	target, err := f.describe(ctx, req.Target)
+	target, err := f.describeSteadily(ctx, req.Target)
 	if errors.Is(err, ErrNotFound) && f.cfg.VanishedIsFenced {
 		log.Warn("target unknown to EC2; counted as fenced by configuration")
 		return Vanished, nil
@@ -389,6 +389,24 @@ func classify(id string, err error) error {
 		return fmt.Errorf("%w: %s (%s)", ErrNotFound, id, ae.ErrorCode())
 	}
 	return err
+}
+
+// describeSteadily is describe for the safety checks: while EC2 throttles
+// or fails with 5xx it asks again every poll interval, for at most the
+// first level's timeout, so a throttling storm during a failover delays
+// the fence instead of failing it. Any other answer is final.
+func (f *PowerFencer) describeSteadily(ctx context.Context, id string) (types.Instance, error) {
+	deadline := f.clk.Now().Add(f.cfg.Levels[0].Timeout)
+	for {
+		inst, err := f.describe(ctx, id)
+		if err == nil || !transient(err) || !f.clk.Now().Before(deadline) {
+			return inst, err
+		}
+		f.log.Warn("describing an instance for the fence's safety checks; asking again", "instance", id, "err", err)
+		if serr := clock.Sleep(ctx, f.clk, f.cfg.PollInterval); serr != nil {
+			return inst, fmt.Errorf("%w; last EC2 answer: %v", serr, err)
+		}
+	}
 }
 
 func (f *PowerFencer) describe(ctx context.Context, id string) (types.Instance, error) {

@@ -29,11 +29,18 @@ type fakeEC2 struct {
 	// throttling error; stopErr, if set, answers every one with it.
 	throttleStops int
 	stopErr       error
+	// throttleDescribes answers that many DescribeInstances calls with
+	// EC2's throttling error.
+	throttleDescribes int
 }
 
 func (f *fakeEC2) DescribeInstances(_ context.Context, in *awsec2.DescribeInstancesInput, _ ...func(*awsec2.Options)) (*awsec2.DescribeInstancesOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.throttleDescribes > 0 {
+		f.throttleDescribes--
+		return nil, &smithy.GenericAPIError{Code: "RequestLimitExceeded", Message: "Request limit exceeded.", Fault: smithy.FaultClient}
+	}
 	id := in.InstanceIds[0]
 	s, ok := f.states[id]
 	if !ok {
@@ -159,6 +166,25 @@ func TestThrottledStopIsSentAgainNotEscalated(t *testing.T) {
 	rec, err = fenceOnFakeClock(t, f, clk, Request{Target: "i-peer", Authority: func() Authority { return Authority{Quorate: true} }})
 	if !errors.Is(err, ErrTimedOut) || rec.Outcome != TimedOut || !strings.Contains(err.Error(), "RequestLimitExceeded") {
 		t.Fatalf("got %+v, %v; want timed out naming the throttling", rec, err)
+	}
+}
+
+// The safety checks' DescribeInstances, throttled past the SDK's retries,
+// are asked again instead of failing the fence; throttled for longer than
+// the first level's timeout, the fence fails naming the throttling.
+func TestThrottledSafetyChecksDelayTheFence(t *testing.T) {
+	api := &fakeEC2{states: running(), stopAs: types.InstanceStateNameStopped, throttleDescribes: 4}
+	f, clk := newFake(t, api, nil)
+	rec, err := fenceOnFakeClock(t, f, clk, Request{Target: "i-peer", Authority: func() Authority { return Authority{Quorate: true} }})
+	if err != nil || rec.Outcome != Confirmed || api.callList() != "stop" {
+		t.Fatalf("got %+v, %v, calls %s; want one stop, confirmed", rec, err, api.callList())
+	}
+
+	api = &fakeEC2{states: running(), stopAs: types.InstanceStateNameStopped, throttleDescribes: 1000}
+	f, clk = newFake(t, api, nil)
+	rec, err = fenceOnFakeClock(t, f, clk, Request{Target: "i-peer", Authority: func() Authority { return Authority{Quorate: true} }})
+	if !errors.Is(err, ErrSelfNotRunning) || rec.Outcome != Failed || !strings.Contains(err.Error(), "RequestLimitExceeded") || api.callList() != "" {
+		t.Fatalf("got %+v, %v, calls %s; want a failed fence naming the throttling, no stop", rec, err, api.callList())
 	}
 }
 
