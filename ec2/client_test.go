@@ -87,6 +87,31 @@ func TestIdentityWaitsForIMDS(t *testing.T) {
 	}
 }
 
+// The program's client retries a throttled call, and stops after
+// MaxAttempts: a failover never hammers a throttling EC2 without bound.
+func TestClientRetriesThrottlingWithinItsAttempts(t *testing.T) {
+	env := simtest.Start(t, ec2sim.Options{Region: "eu-west-1"})
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		env.Sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	c := must(ec2.NewClient(context.Background(), ec2.ClientConfig{Region: "eu-west-1", Endpoint: srv.URL, MaxAttempts: 3, MaxBackoff: 10 * time.Millisecond}))
+	if err := env.Sim.SetFaults(ec2sim.Faults{ThrottleRate: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.DescribeInstances(context.Background(), &awsec2.DescribeInstancesInput{})
+	if err == nil || !strings.Contains(err.Error(), "RequestLimitExceeded") {
+		t.Fatalf("every answer throttled: %v", err)
+	}
+	if got := requests.Load(); got != 3 {
+		t.Fatalf("%d requests for one call with max_attempts 3", got)
+	}
+}
+
 // must is for set-up in the test goroutine; the panic fails the test.
 func must[T any](v T, err error) T {
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
@@ -203,14 +204,14 @@ func (f *PowerFencer) fence(ctx context.Context, req Request, rec *Record, log *
 			return Failed, fmt.Errorf("%w after the fencing delay (epoch %d)", ErrNotQuorate, auth.Epoch)
 		}
 	}
-	self, err := f.describe(ctx, f.cfg.Self)
+	self, err := f.describeSteadily(ctx, f.cfg.Self)
 	if err != nil {
 		return Failed, fmt.Errorf("%w: cannot ask EC2 about %s: %w", ErrSelfNotRunning, f.cfg.Self, err)
 	}
 	if s := stateOf(self); s != types.InstanceStateNameRunning {
 		return Failed, fmt.Errorf("%w: %s is %s", ErrSelfNotRunning, f.cfg.Self, s)
 	}
-	target, err := f.describe(ctx, req.Target)
+	target, err := f.describeSteadily(ctx, req.Target)
 	if errors.Is(err, ErrNotFound) && f.cfg.VanishedIsFenced {
 		log.Warn("target unknown to EC2; counted as fenced by configuration")
 		return Vanished, nil
@@ -294,25 +295,24 @@ func (f *PowerFencer) runLevel(ctx context.Context, lvl Level, id string, rec *R
 }
 
 func (f *PowerFencer) runLevelUntil(ctx context.Context, lvl Level, id string, rec *Record) error {
-	var meta smithymiddleware.Metadata
-	switch lvl.Method {
-	case StopForce:
-		out, err := f.api.StopInstances(ctx, &awsec2.StopInstancesInput{InstanceIds: []string{id}, Force: aws.Bool(true)})
-		if err != nil {
-			rec.RequestIDs = appendErrRequestID(rec.RequestIDs, err)
+	// The SDK's retryer gives up after its attempts or when its retry
+	// budget is spent; under sustained throttling or 5xx answers the call
+	// is sent again every poll interval until the level's timeout instead,
+	// so a throttled stop never escalates to the next level (terminate)
+	// before its time, and ends timed out with the last answer if EC2
+	// never takes it.
+	for {
+		err := f.powerCall(ctx, lvl, id, rec)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || !transient(err) {
 			return classify(id, err)
 		}
-		meta = out.ResultMetadata
-	case Terminate:
-		out, err := f.api.TerminateInstances(ctx, &awsec2.TerminateInstancesInput{InstanceIds: []string{id}})
-		if err != nil {
-			rec.RequestIDs = appendErrRequestID(rec.RequestIDs, err)
-			return classify(id, err)
+		f.log.Warn("fencing call not taken by EC2; sending it again", "target", id, "method", lvl.Method, "err", err)
+		if serr := clock.Sleep(ctx, f.clk, f.cfg.PollInterval); serr != nil {
+			return fmt.Errorf("%w; last EC2 answer: %v", serr, err)
 		}
-		meta = out.ResultMetadata
-	}
-	if rid, ok := awsmiddleware.GetRequestIDMetadata(meta); ok {
-		rec.RequestIDs = append(rec.RequestIDs, rid)
 	}
 	for {
 		inst, err := f.describe(ctx, id)
@@ -332,6 +332,39 @@ func (f *PowerFencer) runLevelUntil(ctx context.Context, lvl Level, id string, r
 			return err
 		}
 	}
+}
+
+// powerCall sends the level's StopInstances or TerminateInstances once and
+// records its request id, or the failed attempt's.
+func (f *PowerFencer) powerCall(ctx context.Context, lvl Level, id string, rec *Record) error {
+	var meta smithymiddleware.Metadata
+	switch lvl.Method {
+	case StopForce:
+		out, err := f.api.StopInstances(ctx, &awsec2.StopInstancesInput{InstanceIds: []string{id}, Force: aws.Bool(true)})
+		if err != nil {
+			rec.RequestIDs = appendErrRequestID(rec.RequestIDs, err)
+			return err
+		}
+		meta = out.ResultMetadata
+	case Terminate:
+		out, err := f.api.TerminateInstances(ctx, &awsec2.TerminateInstancesInput{InstanceIds: []string{id}})
+		if err != nil {
+			rec.RequestIDs = appendErrRequestID(rec.RequestIDs, err)
+			return err
+		}
+		meta = out.ResultMetadata
+	}
+	if rid, ok := awsmiddleware.GetRequestIDMetadata(meta); ok {
+		rec.RequestIDs = append(rec.RequestIDs, rid)
+	}
+	return nil
+}
+
+// transient reports whether EC2 may take the same call later: throttling,
+// a 5xx answer or a connection failure, as the SDK's retryer judges them.
+// A context's end is not transient.
+func transient(err error) bool {
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
 func fenced(s types.InstanceStateName, m Method) bool {
@@ -356,6 +389,24 @@ func classify(id string, err error) error {
 		return fmt.Errorf("%w: %s (%s)", ErrNotFound, id, ae.ErrorCode())
 	}
 	return err
+}
+
+// describeSteadily is describe for the safety checks: while EC2 throttles
+// or fails with 5xx it asks again every poll interval, for at most the
+// first level's timeout, so a throttling storm during a failover delays
+// the fence instead of failing it. Any other answer is final.
+func (f *PowerFencer) describeSteadily(ctx context.Context, id string) (types.Instance, error) {
+	deadline := f.clk.Now().Add(f.cfg.Levels[0].Timeout)
+	for {
+		inst, err := f.describe(ctx, id)
+		if err == nil || !transient(err) || !f.clk.Now().Before(deadline) {
+			return inst, err
+		}
+		f.log.Warn("describing an instance for the fence's safety checks; asking again", "instance", id, "err", err)
+		if serr := clock.Sleep(ctx, f.clk, f.cfg.PollInterval); serr != nil {
+			return inst, fmt.Errorf("%w; last EC2 answer: %v", serr, err)
+		}
+	}
 }
 
 func (f *PowerFencer) describe(ctx context.Context, id string) (types.Instance, error) {

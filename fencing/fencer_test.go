@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/ec2ha/ec2ha/ec2"
 	"github.com/ec2ha/ec2ha/internal/clock"
@@ -24,11 +25,22 @@ type fakeEC2 struct {
 	states map[string]types.InstanceStateName
 	stopAs types.InstanceStateName
 	calls  []string
+	// throttleStops answers that many StopInstances calls with EC2's
+	// throttling error; stopErr, if set, answers every one with it.
+	throttleStops int
+	stopErr       error
+	// throttleDescribes answers that many DescribeInstances calls with
+	// EC2's throttling error.
+	throttleDescribes int
 }
 
 func (f *fakeEC2) DescribeInstances(_ context.Context, in *awsec2.DescribeInstancesInput, _ ...func(*awsec2.Options)) (*awsec2.DescribeInstancesOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.throttleDescribes > 0 {
+		f.throttleDescribes--
+		return nil, &smithy.GenericAPIError{Code: "RequestLimitExceeded", Message: "Request limit exceeded.", Fault: smithy.FaultClient}
+	}
 	id := in.InstanceIds[0]
 	s, ok := f.states[id]
 	if !ok {
@@ -44,6 +56,15 @@ func (f *fakeEC2) StopInstances(_ context.Context, in *awsec2.StopInstancesInput
 	defer f.mu.Unlock()
 	if !aws.ToBool(in.Force) {
 		return nil, errors.New("fencing must stop with Force")
+	}
+	if f.stopErr != nil {
+		f.calls = append(f.calls, "stop refused")
+		return nil, f.stopErr
+	}
+	if f.throttleStops > 0 {
+		f.throttleStops--
+		f.calls = append(f.calls, "stop throttled")
+		return nil, &smithy.GenericAPIError{Code: "RequestLimitExceeded", Message: "Request limit exceeded.", Fault: smithy.FaultClient}
 	}
 	f.calls = append(f.calls, "stop")
 	f.states[in.InstanceIds[0]] = f.stopAs
@@ -122,6 +143,65 @@ func TestStuckStopFallsThroughToTerminate(t *testing.T) {
 	}
 	if took := rec.End.Sub(rec.Start); took < 10*time.Second {
 		t.Errorf("terminate started after %v on the fake clock, before the stop level's 10s timeout", took)
+	}
+}
+
+// A stop that EC2 throttles past the SDK's retries is sent again within the
+// stop level's timeout; it must not escalate to terminating the instance.
+func TestThrottledStopIsSentAgainNotEscalated(t *testing.T) {
+	api := &fakeEC2{states: running(), stopAs: types.InstanceStateNameStopped, throttleStops: 3}
+	f, clk := newFake(t, api, nil)
+	rec, err := fenceOnFakeClock(t, f, clk, Request{Target: "i-peer", Requester: "a", Authority: func() Authority { return Authority{Quorate: true} }})
+	if err != nil || rec.Method != string(StopForce) || rec.Outcome != Confirmed {
+		t.Fatalf("got %+v, %v; want confirmed by stop-force", rec, err)
+	}
+	if got, want := api.callList(), "stop throttled,stop throttled,stop throttled,stop"; got != want {
+		t.Errorf("calls %s, want %s", got, want)
+	}
+
+	// Throttled for longer than the level's timeout: the level ends timed
+	// out with EC2's answer, then the next level runs.
+	api = &fakeEC2{states: running(), stopAs: types.InstanceStateNameStopped, throttleStops: 1000}
+	f, clk = newFake(t, api, func(c *Config) { c.Levels = []Level{{StopForce, 10 * time.Second}} })
+	rec, err = fenceOnFakeClock(t, f, clk, Request{Target: "i-peer", Authority: func() Authority { return Authority{Quorate: true} }})
+	if !errors.Is(err, ErrTimedOut) || rec.Outcome != TimedOut || !strings.Contains(err.Error(), "RequestLimitExceeded") {
+		t.Fatalf("got %+v, %v; want timed out naming the throttling", rec, err)
+	}
+}
+
+// The safety checks' DescribeInstances, throttled past the SDK's retries,
+// are asked again instead of failing the fence; throttled for longer than
+// the first level's timeout, the fence fails naming the throttling.
+func TestThrottledSafetyChecksDelayTheFence(t *testing.T) {
+	api := &fakeEC2{states: running(), stopAs: types.InstanceStateNameStopped, throttleDescribes: 4}
+	f, clk := newFake(t, api, nil)
+	rec, err := fenceOnFakeClock(t, f, clk, Request{Target: "i-peer", Authority: func() Authority { return Authority{Quorate: true} }})
+	if err != nil || rec.Outcome != Confirmed || api.callList() != "stop" {
+		t.Fatalf("got %+v, %v, calls %s; want one stop, confirmed", rec, err, api.callList())
+	}
+
+	api = &fakeEC2{states: running(), stopAs: types.InstanceStateNameStopped, throttleDescribes: 1000}
+	f, clk = newFake(t, api, nil)
+	rec, err = fenceOnFakeClock(t, f, clk, Request{Target: "i-peer", Authority: func() Authority { return Authority{Quorate: true} }})
+	if !errors.Is(err, ErrSelfNotRunning) || rec.Outcome != Failed || !strings.Contains(err.Error(), "RequestLimitExceeded") || api.callList() != "" {
+		t.Fatalf("got %+v, %v, calls %s; want a failed fence naming the throttling, no stop", rec, err, api.callList())
+	}
+}
+
+// A stop EC2 refuses for good (here a missing permission) is not retried:
+// the next level runs at once.
+func TestRefusedStopFallsThroughAtOnce(t *testing.T) {
+	api := &fakeEC2{states: running(), stopErr: &smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "You are not authorized to perform this operation.", Fault: smithy.FaultClient}}
+	f, clk := newFake(t, api, nil)
+	rec, err := fenceOnFakeClock(t, f, clk, Request{Target: "i-peer", Authority: func() Authority { return Authority{Quorate: true} }})
+	if err != nil || rec.Method != string(Terminate) {
+		t.Fatalf("got %+v, %v; want confirmed by terminate", rec, err)
+	}
+	if got := api.callList(); got != "stop refused,terminate" {
+		t.Errorf("calls %s, want one refused stop then terminate", got)
+	}
+	if took := rec.End.Sub(rec.Start); took >= 10*time.Second {
+		t.Errorf("terminate came after %v; a refused stop should not wait out its level", took)
 	}
 }
 

@@ -111,6 +111,18 @@ func (n *Node) Call(ctx context.Context, to string, body []byte) ([]byte, error)
 				continue
 			}
 			if r.Failed {
+				// A handler stopped by the deadline this call gave it
+				// answers about when that deadline passes here, and the
+				// reply may win the race with ctx.Done(): the caller
+				// gave up, so it learns that, not the handler's echo. (A
+				// busy machine may also run the deadline's timer late,
+				// hence the look at the clock.)
+				if err := ctx.Err(); err != nil {
+					return nil, fmt.Errorf("membership: call to %s: no reply: %w", to, err)
+				}
+				if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+					return nil, fmt.Errorf("membership: call to %s: no reply: %w", to, context.DeadlineExceeded)
+				}
 				return nil, &RemoteError{Node: to, Msg: r.Err}
 			}
 			return r.Body, nil

@@ -47,7 +47,9 @@ type Timing struct {
 // (fast, n=3: 0.125s until a probe + 0.25s for it to fail + min = 4 × 1 ×
 // 250ms = 1s + 0.1s of gossip.) Measured with BenchmarkDetection on the
 // in-process transport on a loaded 2-core machine (median / p99 over 0, 1
-// and 5% loss; no false positives except one in the lan n=100 run at 5%):
+// and 5% loss; no false positives except one in the lan n=100 run at 5%;
+// the later run in bench/report.md section 4 saw one each in fast n=10 at
+// 0% and at 5% loss, none at n=3):
 //
 //	fast n=3   1.7s / 2.0s (30 crashes)   lan n=3    6.0–6.8s / 7.0–8.0s
 //	fast n=10  1.5–1.6s / 1.65–1.95s      lan n=10   6.0–6.8s / 7.7–8.6s

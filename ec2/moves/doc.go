@@ -18,5 +18,7 @@
 // forth. Secondary private IPs use AssignPrivateIpAddresses with
 // AllowReassignment, which EC2 applies atomically (the address is on
 // exactly one ENI afterwards). Overlay routes use ReplaceRoute, falling
-// back to CreateRoute when the route is missing.
+// back to CreateRoute when the route is missing; CheckSourceDest says when
+// the new owner's ENI still has its source/destination check on, which
+// would make EC2 drop the overlay traffic.
 package moves

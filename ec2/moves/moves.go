@@ -204,6 +204,37 @@ func ObserveRoutes(ctx context.Context, api ec2.API, tables []string, destinatio
 	return got, nil
 }
 
+// ErrSourceDestCheck is wrapped by CheckSourceDest's error: the overlay
+// route points at an ENI whose source/destination check is on, so EC2
+// drops the packets addressed to the overlay IP before they reach it.
+var ErrSourceDestCheck = errors.New("source/destination check is on")
+
+// CheckSourceDest reads to's ENI (one DescribeNetworkInterfaces call) and
+// returns an error wrapping ErrSourceDestCheck, naming the ENI, the
+// instance and the fix, when its source/destination check is on. The
+// move itself does not depend on it: the route is right either way, and
+// refusing it would not bring the traffic anywhere else, so the caller
+// reports this rather than stopping the failover (aws-vpc-move-ip does
+// not check it at all).
+func CheckSourceDest(ctx context.Context, api ec2.API, to Owner) error {
+	out, err := api.DescribeNetworkInterfaces(ctx, &awsec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{to.ENI}})
+	if err != nil {
+		return fmt.Errorf("reading the source/destination check of %s: %w", to.ENI, err)
+	}
+	for _, n := range out.NetworkInterfaces {
+		if aws.ToString(n.NetworkInterfaceId) != to.ENI {
+			continue
+		}
+		if aws.ToBool(n.SourceDestCheck) {
+			return fmt.Errorf("%w on %s of %s: EC2 drops the overlay traffic routed to it; turn it off with "+
+				"`aws ec2 modify-instance-attribute --instance-id %s --no-source-dest-check` (or source_dest_check = false in Terraform)",
+				ErrSourceDestCheck, to.ENI, to.InstanceID, to.InstanceID)
+		}
+		return nil
+	}
+	return fmt.Errorf("reading the source/destination check of %s: EC2 does not know the ENI", to.ENI)
+}
+
 // MoveRoute points destination in every table at to's ENI, replacing the
 // route or creating it when it is missing. It reads the tables once and
 // writes only those that are wrong.

@@ -2,6 +2,8 @@ package moves_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,6 +135,25 @@ func TestSecondaryIPAndRouteRacesEndOnOneOwner(t *testing.T) {
 		if r := routes[rtb].ENI; r != c.owners[1].ENI && r != c.owners[2].ENI {
 			t.Fatalf("round %d: route via %q", i, r)
 		}
+	}
+}
+
+func TestCheckSourceDestNamesTheENIAndTheFix(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t, 1)
+	api := c.env.Client
+	to := c.owners[0]
+	err := moves.CheckSourceDest(ctx, api, to)
+	if !errors.Is(err, moves.ErrSourceDestCheck) || !strings.Contains(err.Error(), to.ENI) || !strings.Contains(err.Error(), "--no-source-dest-check") {
+		t.Fatalf("new instance (check on by default): %v", err)
+	}
+	must(api.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{InstanceId: aws.String(to.InstanceID),
+		SourceDestCheck: &types.AttributeBooleanValue{Value: aws.Bool(false)}}))
+	if err := moves.CheckSourceDest(ctx, api, to); err != nil {
+		t.Fatalf("after turning the check off: %v", err)
+	}
+	if err := moves.CheckSourceDest(ctx, api, moves.Owner{ENI: "eni-0000000000000dead"}); err == nil || errors.Is(err, moves.ErrSourceDestCheck) {
+		t.Fatalf("unknown ENI: %v", err)
 	}
 }
 
