@@ -430,6 +430,8 @@ func TestVariablesAreTypedDescribedAndValidated(t *testing.T) {
 		})}), "cidr_blocks"},
 		{"fencing_action", str("reboot"), "fencing_action"},
 		{"tags", cty.MapVal(map[string]cty.Value{"ec2ha:cluster": str("other")}), "ec2ha: prefix"},
+		{"tags", cty.MapVal(map[string]cty.Value{"Cost Center": str("42")}), "instance metadata"},
+		{"tags", cty.MapVal(map[string]cty.Value{"team/owner": str("db")}), "instance metadata"},
 	} {
 		t.Run(tc.variable+"="+tc.value.GoString(), func(t *testing.T) {
 			failed := m.validationFailures(t, m.inputs(t, with(base, map[string]cty.Value{tc.variable: tc.value})))
