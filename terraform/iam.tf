@@ -65,14 +65,15 @@ locals {
       {
         # ec2ha's configuration names the template (it cannot hold the id
         # of the template that carries it); here the id is known, so the
-        # policy is pinned to exactly this template.
+        # policy is pinned to exactly this template. No
+        # ec2:IsLaunchTemplateResource condition: replacements name their
+        # subnet, which this template (shared by all AZs) does not hold.
         Sid      = "LaunchReplacementsFromTemplate"
         Effect   = "Allow"
         Action   = ["ec2:RunInstances"]
         Resource = "*"
         Condition = {
           ArnLike = { "ec2:LaunchTemplate" = "arn:aws:ec2:*:*:launch-template/${aws_launch_template.this.id}" }
-          Bool    = { "ec2:IsLaunchTemplateResource" = "true" }
         }
       },
       {

@@ -36,7 +36,6 @@ locals {
     overlay_ip               = var.overlay_ip
     replacement              = var.replacement
     launch_template_name     = local.launch_template_name
-    replacement_subnets      = var.subnet_ids
     pass_role_arn            = aws_iam_role.this.arn
     log_level                = var.log_level
     # The unit shipped with ec2ha; the module is used from the repository,

@@ -159,6 +159,12 @@ func TestExamplesRenderAConfigurationEc2haAccepts(t *testing.T) {
 			if ip, ok := inputs["secondary_private_ip"]; ok && (len(res.SecondaryIPs) != 1 || res.SecondaryIPs[0].Address != ip.AsString()) {
 				t.Errorf("secondary_private_ip = %s but the group's secondary_ips are %+v", ip.AsString(), res.SecondaryIPs)
 			}
+			// ec2ha launches into replacement.subnets[0] when it is set,
+			// which would gather every replacement in one AZ; unset, a
+			// replacement takes its fenced member's subnet.
+			if cfg.Replacement.Enabled && len(cfg.Replacement.Subnets) > 0 {
+				t.Errorf("replacement.subnets = %v sends every replacement to %s instead of its fenced member's subnet", cfg.Replacement.Subnets, cfg.Replacement.Subnets[0])
+			}
 
 			for _, step := range []string{
 				"echo '" + inputs["binary_sha256"].AsString() + "  '\"$download\" | sha256sum --check --quiet -\ninstall -m 0755 \"$download\" /usr/local/bin/ec2ha",
@@ -424,6 +430,8 @@ func TestVariablesAreTypedDescribedAndValidated(t *testing.T) {
 		})}), "cidr_blocks"},
 		{"fencing_action", str("reboot"), "fencing_action"},
 		{"tags", cty.MapVal(map[string]cty.Value{"ec2ha:cluster": str("other")}), "ec2ha: prefix"},
+		{"tags", cty.MapVal(map[string]cty.Value{"Cost Center": str("42")}), "instance metadata"},
+		{"tags", cty.MapVal(map[string]cty.Value{"team/owner": str("db")}), "instance metadata"},
 	} {
 		t.Run(tc.variable+"="+tc.value.GoString(), func(t *testing.T) {
 			failed := m.validationFailures(t, m.inputs(t, with(base, map[string]cty.Value{tc.variable: tc.value})))

@@ -299,4 +299,12 @@ variable "tags" {
     condition     = length([for k in keys(var.tags) : k if startswith(k, "ec2ha:")]) == 0
     error_message = "The tags must not use the ec2ha: prefix; the module sets ec2ha:cluster and ec2ha:node itself."
   }
+
+  # The launch template puts instance tags in instance metadata (user data
+  # reads ec2ha:node there), and EC2 then refuses to launch an instance
+  # whose tag keys have other characters.
+  validation {
+    condition     = length([for k in keys(var.tags) : k if !can(regex("^[a-zA-Z0-9+=.,_:@-]{1,128}$", k)) || contains([".", "..", "_index"], k)]) == 0
+    error_message = "Tag keys may use only letters, digits and + - = . , _ : @ (no spaces or /), since instance tags are in instance metadata; e.g. \"CostCenter\" instead of \"Cost Center\"."
+  }
 }

@@ -1,5 +1,3 @@
-// Command ec2ha is the AWS-native high-availability controller: one binary
-// that runs the agent, the operator commands and the EC2 simulator.
 package main
 
 import (

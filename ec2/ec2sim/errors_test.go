@@ -109,6 +109,10 @@ func TestErrorCodes(t *testing.T) {
 				PrivateIpAddresses: []string{*running.PrivateIpAddress}, AllowReassignment: aws.Bool(true)}, noRetry)
 			return err
 		}},
+		{"InvalidRouteTableID.Malformed", 400, func() error {
+			_, err := c.ReplaceRoute(ctx, &awsec2.ReplaceRouteInput{RouteTableId: aws.String("table-1"), DestinationCidrBlock: aws.String("10.9.0.0/16"), InstanceId: running.InstanceId}, noRetry)
+			return err
+		}},
 		{"InvalidRouteTableID.NotFound", 400, func() error {
 			_, err := c.DescribeRouteTables(ctx, &awsec2.DescribeRouteTablesInput{RouteTableIds: []string{"rtb-0123456789abcdef0"}}, noRetry)
 			return err
@@ -171,6 +175,10 @@ func TestErrorCodes(t *testing.T) {
 			_, err := c.RunInstances(ctx, &awsec2.RunInstancesInput{ImageId: ami, MinCount: one, MaxCount: aws.Int32(2), ClientToken: aws.String("tok")}, noRetry)
 			return err
 		}},
+		{"InvalidInternetGatewayID.NotFound", 400, func() error {
+			_, err := c.CreateTags(ctx, &awsec2.CreateTagsInput{Resources: []string{"igw-0123456789abcdef0"}, Tags: []types.Tag{tag("a", "b")}}, noRetry)
+			return err
+		}},
 		{"InvalidID", 400, func() error {
 			_, err := c.CreateTags(ctx, &awsec2.CreateTagsInput{Resources: []string{"thing-1"}, Tags: []types.Tag{tag("a", "b")}}, noRetry)
 			return err
@@ -200,25 +208,32 @@ func TestErrorCodes(t *testing.T) {
 		t.Run(tc.code, func(t *testing.T) { wantErr(t, tc.call(), tc.code, tc.status) })
 	}
 
-	// An action EC2 does not know cannot be sent through the SDK; post it.
-	resp, err := http.PostForm(env.URL, url.Values{"Action": {"LaunchRocket"}, "Version": {ec2sim.APIVersion}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Errors []struct {
-			Code    string `xml:"Error>Code"`
-			Message string `xml:"Error>Message"`
-		} `xml:"Errors"`
-		RequestID string `xml:"RequestID"`
-	}
-	if err := xml.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 400 || len(body.Errors) != 1 || body.Errors[0].Code != "InvalidAction" || body.RequestID == "" ||
-		!strings.Contains(body.Errors[0].Message, "LaunchRocket") {
-		t.Fatalf("unknown action: HTTP %d %+v", resp.StatusCode, body)
+	// An action EC2 does not know, and a body that is not a query string,
+	// cannot be sent through the SDK; post them.
+	for _, tc := range []struct{ body, code, mention string }{
+		{url.Values{"Action": {"LaunchRocket"}, "Version": {ec2sim.APIVersion}}.Encode(), "InvalidAction", "LaunchRocket"},
+		{"Action=DescribeVpcs&Version=2016-11-15&Filter.1.Name=%zz", "MalformedQueryString", "%zz"},
+	} {
+		resp, err := http.Post(env.URL, "application/x-www-form-urlencoded", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Errors []struct {
+				Code    string `xml:"Error>Code"`
+				Message string `xml:"Error>Message"`
+			} `xml:"Errors"`
+			RequestID string `xml:"RequestID"`
+		}
+		err = xml.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 400 || len(body.Errors) != 1 || body.Errors[0].Code != tc.code || body.RequestID == "" ||
+			!strings.Contains(body.Errors[0].Message, tc.mention) {
+			t.Errorf("%s: HTTP %d %+v, want 400 %s naming %s", tc.body, resp.StatusCode, body, tc.code, tc.mention)
+		}
 	}
 }
 

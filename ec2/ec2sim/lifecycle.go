@@ -53,7 +53,8 @@ func (o *op) finish(in *instance) {
 // primary network interface is deleted with its private addresses (its
 // DeleteOnTermination is true). Routes that pointed at that interface stay
 // in their route tables as blackholes. The instance itself remains
-// visible for TerminatedRetention.
+// visible for TerminatedRetention. (moto differs: it leaves the Elastic IP
+// associated with the terminated instance; see moto_test.go.)
 func (o *op) terminated(in *instance) {
 	if e := o.w.ENIs[in.ENI]; e != nil {
 		for _, a := range o.w.Addresses {

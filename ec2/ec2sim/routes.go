@@ -198,6 +198,11 @@ func opCreateRoute(o *op) (any, error) {
 				// EC2 accepts an identical route again.
 				return returnTrue()
 			}
+			// A different route to the same destination is refused, as
+			// the EC2 API reference's error codes page lists for
+			// RouteAlreadyExists (moto differs: it accepts the second
+			// CreateRoute; see moto_test.go). ec2ha moves a route with
+			// ReplaceRoute for that reason.
 			return nil, clientErr("RouteAlreadyExists", "The route identified by %s already exists.", r.Destination)
 		}
 	}

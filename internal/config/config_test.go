@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -242,6 +243,13 @@ func TestValidationRules(t *testing.T) {
 	os.WriteFile(groupReadable, []byte(k), 0o640)
 	short := filepath.Join(t.TempDir(), "short.key")
 	os.WriteFile(short, []byte(base64.StdEncoding.EncodeToString(make([]byte, 10))), 0o600)
+	// Reading a FIFO would block validation forever.
+	fifo := filepath.Join(t.TempDir(), "fifo.key")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(t.TempDir(), "huge.key")
+	os.WriteFile(huge, []byte(strings.Repeat("A", 1<<20)), 0o600)
 
 	cases := []struct {
 		name    string
@@ -252,6 +260,8 @@ func TestValidationRules(t *testing.T) {
 		{"missing key file", func(s string) string { return strings.Replace(s, key, "/nonexistent/gossip.key", 1) }, "gossip.key_file", "does not exist"},
 		{"key file readable by group", func(s string) string { return strings.Replace(s, key, groupReadable, 1) }, "gossip.key_file", "readable by group or others"},
 		{"key of the wrong length", func(s string) string { return strings.Replace(s, key, short, 1) }, "gossip.key_file", "10 bytes"},
+		{"key file that is a FIFO", func(s string) string { return strings.Replace(s, key, fifo, 1) }, "gossip.key_file", "not a regular file"},
+		{"key file far too large", func(s string) string { return strings.Replace(s, key, huge, 1) }, "gossip.key_file", "short line"},
 		{"duplicate group names", func(s string) string {
 			return s + "  - name: web\n    nodes: [c]\n"
 		}, "groups[1].name", "another group"},

@@ -6,11 +6,17 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 )
 
 // KeySize is the length of the gossip keys keygen makes (AES-256).
 const KeySize = 32
+
+// maxSecretSize bounds what ReadSecretFile reads: keys and tokens are one
+// short line, and a file named by mistake (a log, /proc/kcore) must not be
+// read whole.
+const maxSecretSize = 64 << 10
 
 // ReadSecretFile reads a file that holds a secret, refusing one that group
 // or others may read: a leaked gossip key lets anyone join the cluster.
@@ -25,12 +31,28 @@ func ReadSecretFile(path string) ([]byte, error) {
 	if st.IsDir() {
 		return nil, errors.New("is a directory, not a file")
 	}
+	// A FIFO or device would block `config validate` (and the agent's
+	// start) on a read that never ends, and a huge file is no key.
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("is not a regular file (%s)", st.Mode().Type())
+	}
+	if st.Size() > maxSecretSize {
+		return nil, fmt.Errorf("is %d bytes; a gossip key or API token is a short line", st.Size())
+	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("has mode %04o, readable by group or others", perm)
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot be read: %v", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot be read: %v", err)
+	}
+	if len(data) > maxSecretSize {
+		return nil, fmt.Errorf("holds more than %d bytes; a gossip key or API token is a short line", maxSecretSize)
 	}
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {

@@ -139,13 +139,20 @@ func ForConfig(cfg *config.Config) Document {
 		if id := cfg.Replacement.LaunchTemplate.ID; id != "" {
 			template = id
 		}
+		// Every resource of the launch (instance, volumes, ENI, subnet,
+		// security groups, image) is allowed only when the request uses
+		// this launch template. There is deliberately no
+		// ec2:IsLaunchTemplateResource = true: ec2/replace always names the
+		// subnet (the fenced member's, or replacement.subnets[0]), which a
+		// template meant for several AZs does not hold, and that condition
+		// would deny every resource that does not come from the template
+		// (EC2 user guide, "Example policies: launch templates").
 		add(Statement{
 			Sid:      SidLaunch,
 			Action:   byScope[ec2.Launch],
 			Resource: "*",
 			Condition: map[string]map[string]any{
 				"ArnLike": {"ec2:LaunchTemplate": fmt.Sprintf("arn:aws:ec2:*:*:%s%s", launchTemplateID, template)},
-				"Bool":    {"ec2:IsLaunchTemplateResource": "true"},
 			},
 		})
 		// Tags on a replacement are written by RunInstances itself; this

@@ -69,6 +69,12 @@ func TestInstanceActionsCarryTheClusterTagCondition(t *testing.T) {
 				if s.Condition["ArnLike"]["ec2:LaunchTemplate"] != "arn:aws:ec2:*:*:launch-template/lt-0123456789abcdef0" {
 					t.Errorf("RunInstances is not limited to the launch template: %v", s.Condition)
 				}
+				// A replacement names its subnet, which is not a
+				// resource of the template; requiring
+				// ec2:IsLaunchTemplateResource would deny the launch.
+				if _, ok := s.Condition["Bool"]["ec2:IsLaunchTemplateResource"]; ok {
+					t.Errorf("RunInstances requires ec2:IsLaunchTemplateResource, which denies the subnet every replacement names: %v", s.Condition)
+				}
 			}
 		}
 	}

@@ -1,5 +1,3 @@
-// Package logging sets up log/slog for ec2ha: text on a terminal, JSON
-// under systemd, and secrets redacted whatever the caller logs.
 package logging
 
 import (
