@@ -21,7 +21,6 @@ type API interface {
 	DisassociateAddress(ctx context.Context, in *awsec2.DisassociateAddressInput, opts ...func(*awsec2.Options)) (*awsec2.DisassociateAddressOutput, error)
 	DescribeNetworkInterfaces(ctx context.Context, in *awsec2.DescribeNetworkInterfacesInput, opts ...func(*awsec2.Options)) (*awsec2.DescribeNetworkInterfacesOutput, error)
 	AssignPrivateIpAddresses(ctx context.Context, in *awsec2.AssignPrivateIpAddressesInput, opts ...func(*awsec2.Options)) (*awsec2.AssignPrivateIpAddressesOutput, error)
-	UnassignPrivateIpAddresses(ctx context.Context, in *awsec2.UnassignPrivateIpAddressesInput, opts ...func(*awsec2.Options)) (*awsec2.UnassignPrivateIpAddressesOutput, error)
 	DescribeRouteTables(ctx context.Context, in *awsec2.DescribeRouteTablesInput, opts ...func(*awsec2.Options)) (*awsec2.DescribeRouteTablesOutput, error)
 	CreateRoute(ctx context.Context, in *awsec2.CreateRouteInput, opts ...func(*awsec2.Options)) (*awsec2.CreateRouteOutput, error)
 	ReplaceRoute(ctx context.Context, in *awsec2.ReplaceRouteInput, opts ...func(*awsec2.Options)) (*awsec2.ReplaceRouteOutput, error)
@@ -68,7 +67,6 @@ var Actions = []Action{
 	{"DisassociateAddress", Network, "compare-and-set release of an Elastic IP"},
 	{"DescribeNetworkInterfaces", ReadOnly, "owners of secondary IPs, source/destination check"},
 	{"AssignPrivateIpAddresses", Network, "moving a secondary private IP"},
-	{"UnassignPrivateIpAddresses", Network, "releasing a secondary private IP"},
 	{"DescribeRouteTables", ReadOnly, "owner of each overlay IP route"},
 	{"CreateRoute", Network, "creating a missing overlay IP route"},
 	{"ReplaceRoute", Network, "pointing an overlay IP route at the new owner"},

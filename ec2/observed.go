@@ -76,10 +76,6 @@ func (o observed) AssignPrivateIpAddresses(ctx context.Context, in *awsec2.Assig
 	return call(o, "AssignPrivateIpAddresses", o.api.AssignPrivateIpAddresses, ctx, in, opts)
 }
 
-func (o observed) UnassignPrivateIpAddresses(ctx context.Context, in *awsec2.UnassignPrivateIpAddressesInput, opts ...func(*awsec2.Options)) (*awsec2.UnassignPrivateIpAddressesOutput, error) {
-	return call(o, "UnassignPrivateIpAddresses", o.api.UnassignPrivateIpAddresses, ctx, in, opts)
-}
-
 func (o observed) DescribeRouteTables(ctx context.Context, in *awsec2.DescribeRouteTablesInput, opts ...func(*awsec2.Options)) (*awsec2.DescribeRouteTablesOutput, error) {
 	return call(o, "DescribeRouteTables", o.api.DescribeRouteTables, ctx, in, opts)
 }

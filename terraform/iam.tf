@@ -26,7 +26,7 @@ locals {
 
   network_actions = sort(concat(
     local.has_elastic_ip ? ["ec2:AssociateAddress", "ec2:DisassociateAddress"] : [],
-    local.has_secondary_ip ? ["ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"] : [],
+    local.has_secondary_ip ? ["ec2:AssignPrivateIpAddresses"] : [],
     local.has_overlay_ip ? ["ec2:CreateRoute", "ec2:ReplaceRoute"] : [],
   ))
 

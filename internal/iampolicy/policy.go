@@ -36,21 +36,20 @@ func (d Document) Actions() []string {
 // needs says, for each EC2 action, whether a configuration makes the agent
 // call it. TestEveryActionHasARule keeps it in step with ec2.Actions.
 var needs = map[string]func(*config.Config) bool{
-	"DescribeInstances":          always,
-	"StopInstances":              func(c *config.Config) bool { return fencesWith(c, "stop") },
-	"StartInstances":             always, // unfence, and replacement.fenced_instance: start
-	"TerminateInstances":         func(c *config.Config) bool { return fencesWith(c, "terminate") || retires(c) },
-	"RunInstances":               replaces,
-	"CreateTags":                 always, // fence history tags on the fenced member
-	"DescribeAddresses":          hasEIPs,
-	"AssociateAddress":           hasEIPs,
-	"DisassociateAddress":        hasEIPs,
-	"DescribeNetworkInterfaces":  func(c *config.Config) bool { return hasSecondaryIPs(c) || hasOverlayIPs(c) },
-	"AssignPrivateIpAddresses":   hasSecondaryIPs,
-	"UnassignPrivateIpAddresses": hasSecondaryIPs,
-	"DescribeRouteTables":        hasOverlayIPs,
-	"CreateRoute":                hasOverlayIPs,
-	"ReplaceRoute":               hasOverlayIPs,
+	"DescribeInstances":         always,
+	"StopInstances":             func(c *config.Config) bool { return fencesWith(c, "stop") },
+	"StartInstances":            always, // unfence, and replacement.fenced_instance: start
+	"TerminateInstances":        func(c *config.Config) bool { return fencesWith(c, "terminate") || retires(c) },
+	"RunInstances":              replaces,
+	"CreateTags":                always, // fence history tags on the fenced member
+	"DescribeAddresses":         hasEIPs,
+	"AssociateAddress":          hasEIPs,
+	"DisassociateAddress":       hasEIPs,
+	"DescribeNetworkInterfaces": func(c *config.Config) bool { return hasSecondaryIPs(c) || hasOverlayIPs(c) },
+	"AssignPrivateIpAddresses":  hasSecondaryIPs,
+	"DescribeRouteTables":       hasOverlayIPs,
+	"CreateRoute":               hasOverlayIPs,
+	"ReplaceRoute":              hasOverlayIPs,
 }
 
 func always(*config.Config) bool { return true }
