@@ -321,3 +321,28 @@ func (h *Host) DialContext(ctx context.Context, network, address string) (net.Co
 	r := <-done
 	return r.c, r.err
 }
+
+// SetLink takes the host's eth0 down or up: a stopped instance's network
+// goes away with it, while its namespace (and the addresses configured in
+// it) stays for a later start.
+func (h *Host) SetLink(up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	if err := run("ip", "-n", h.NS, "link", "set", "eth0", state); err != nil {
+		return err
+	}
+	if up {
+		// Bringing a link down drops its routes; put the default back.
+		return run("ip", "-n", h.NS, "route", "replace", "default", "via", h.bed.Gateway().String())
+	}
+	return nil
+}
+
+// Route sends traffic for addr straight onto the bridge (on-link), so a
+// host reaches an address that another host answers for, such as an
+// Elastic IP, without going through the gateway.
+func (h *Host) Route(addr netip.Addr) error {
+	return run("ip", "-n", h.NS, "route", "replace", addr.String()+"/32", "dev", "eth0")
+}
