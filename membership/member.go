@@ -21,8 +21,17 @@ const (
 	StateLeft    State = "left"    // left gracefully
 )
 
-// Votes reports whether a member in this state counts toward quorum.
-func (s State) Votes() bool { return s == StateAlive || s == StateSuspect }
+// Votes reports whether a member in this state counts toward quorum: only
+// an alive one. A node cut off from its peers sees them all suspect; had
+// suspects voted, it stayed quorate through their suspicion and, once one
+// was declared dead before the other, fenced it with the vote of the other,
+// which it could not hear either (the e2e campaign caught an isolated
+// active node fencing a healthy standby that way).
+func (s State) Votes() bool { return s == StateAlive }
+
+// reachable reports whether messages to a member in this state are worth
+// sending: it has not been declared dead or left.
+func (s State) reachable() bool { return s == StateAlive || s == StateSuspect }
 
 // Meta is what every node tells the others about itself. It travels in
 // memberlist's node meta, which is limited to memberlist.MetaMaxSize bytes.
@@ -104,7 +113,7 @@ func (n *Node) peer(name string) (*memberlist.Node, bool) {
 	n.mu.Lock()
 	m, ok := n.members[name]
 	var addr string
-	if ok && m.State.Votes() {
+	if ok && m.State.reachable() {
 		addr = m.Addr
 	}
 	n.mu.Unlock()
@@ -123,7 +132,7 @@ func (n *Node) peers() []*memberlist.Node {
 	n.mu.Lock()
 	names := make([]string, 0, len(n.members))
 	for name, m := range n.members {
-		if name != n.cfg.NodeName && m.State.Votes() {
+		if name != n.cfg.NodeName && m.State.reachable() {
 			names = append(names, name)
 		}
 	}

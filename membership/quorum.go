@@ -43,7 +43,7 @@ type QuorumPolicy struct {
 // QuorumResult is the quorum answer with the numbers behind it.
 type QuorumResult struct {
 	State    QuorumState
-	Votes    int // alive (or suspect) voters in the view, the local node included
+	Votes    int // alive voters in the view, the local node included
 	Expected int // expected votes after raising it to the visible count
 	Needed   int // votes needed for a strict majority
 	Reason   string
@@ -54,9 +54,10 @@ func (r QuorumResult) Has() bool { return r.State != NotQuorate }
 
 // ComputeQuorum answers whether the partition seen in view is quorate.
 // allSeen says whether every expected voter has been seen alive since the
-// cold start (it only matters with WaitForAll). Suspect members still vote:
-// they have not been declared dead, and dropping them early would let a
-// probe hiccup take quorum away.
+// cold start (it only matters with WaitForAll). Only alive members vote
+// (see State.Votes): a suspect one may be on the other side of a
+// partition, and a probe hiccup that takes quorum away for a moment costs
+// nothing, since settle time and the no-quorum delay outlast it.
 func ComputeQuorum(view View, p QuorumPolicy, allSeen bool) QuorumResult {
 	votes := 0
 	for _, m := range view.Members {
