@@ -72,6 +72,11 @@ type Agent struct {
 	restartExecutor context.CancelFunc
 	// engine is the decision engine's configuration, rebuilt on reload.
 	engine failover.Config
+
+	failoverMu sync.Mutex
+	// failovers are the group moves this node coordinates, by group,
+	// from their first step until the group starts elsewhere.
+	failovers map[string]failoverStart
 }
 
 // Run starts an agent and runs it until ctx ends.

@@ -164,6 +164,12 @@ func (o *observer) Observe(ctx context.Context) (failover.Observation, error) {
 
 	obs.Members, obs.ViewSince = members(view)
 	obs.Groups = groupStates(engine, view, a.name)
+	// Every node exports where each group runs, from gossip, so any
+	// one scrape answers "who is active" and a coordinator change does
+	// not leave the gauge stale.
+	for _, gs := range obs.Groups {
+		a.metrics.SetGroupOwner(gs.Name, gs.Running)
+	}
 	obs.Intents.Standby = map[string]bool{}
 	for _, m := range view.Members {
 		if m.Meta.Standby {
