@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,11 +114,18 @@ func newHistoryCmd() *cobra.Command {
 				return err
 			}
 			if wantJSON(cmd) {
+				if events == nil {
+					events = []api.Event{} // [] rather than null for scripts
+				}
 				return printJSON(cmd.OutOrStdout(), events)
 			}
 			if len(events) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "no events yet")
 			}
+			// Events from other members arrive over separate calls, so
+			// the order they were numbered in here is not the order
+			// they happened in; people read history by time.
+			slices.SortStableFunc(events, func(a, b api.Event) int { return a.Time.Compare(b.Time) })
 			api.RenderHistory(cmd.OutOrStdout(), events)
 			return nil
 		})
@@ -146,7 +154,9 @@ func newFailoverCmd() *cobra.Command {
 				return nil
 			}
 			timeout, _ := cmd.Flags().GetDuration("timeout")
-			fmt.Fprintf(out, "switching %s over to %s ...\n", ticket.Group, target)
+			if !wantJSON(cmd) {
+				fmt.Fprintf(out, "switching %s over to %s ...\n", ticket.Group, target)
+			}
 			return followSwitchover(ctx, c, ticket, timeout, out, wantJSON(cmd))
 		})
 	cmd.Long = `Moves GROUP to NODE (--to), or to the next eligible node, in order: stop
@@ -205,6 +215,9 @@ func newStandbyCmd(on bool) *cobra.Command {
 			if err := c.SetStandby(ctx, args[0], on); err != nil {
 				return err
 			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"node": args[0], "standby": on})
+			}
 			state := "in standby"
 			if !on {
 				state = "out of standby"
@@ -220,6 +233,9 @@ func newMaintenanceCmd() *cobra.Command {
 		func(ctx context.Context, cmd *cobra.Command, c *api.Client, args []string) error {
 			if err := c.SetMaintenance(ctx, args[0] == "on"); err != nil {
 				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), map[string]bool{"maintenance": args[0] == "on"})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "maintenance mode %s\n", args[0])
 			return nil

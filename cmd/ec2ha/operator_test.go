@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -124,5 +126,40 @@ func TestStatusJSON(t *testing.T) {
 	out, _, err = run(t, "status", "--socket", sock)
 	if err != nil || !strings.Contains(out, "Quorum:  yes, 3 of 3 votes") {
 		t.Fatalf("status: %q %v", out, err)
+	}
+}
+
+// Every operator command prints only JSON with --json, so scripts can
+// parse whatever they run (failover --wait prints one object per step).
+func TestEveryOperatorCommandSpeaksJSON(t *testing.T) {
+	sock := serve(t, &switchoverBackend{})
+	for _, args := range [][]string{
+		{"status"}, {"members"}, {"history"}, {"failover", "web", "--to", "node-2"}, {"failover", "web", "--to", "node-2", "--wait"},
+		{"standby", "node-2"}, {"unstandby", "node-2"}, {"maintenance", "on"}, {"maintenance", "off"},
+		{"fence", "node-2", "--yes"}, {"keyring", "list"},
+	} {
+		out, _, err := run(t, append(args, "--json", "--socket", sock)...)
+		if err != nil {
+			t.Errorf("%v --json: %v", args, err)
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(out))
+		n := 0
+		for {
+			var v any
+			if err := dec.Decode(&v); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Errorf("%v --json printed something that is not JSON: %v\n%s", args, err, out)
+				break
+			}
+			if v == nil {
+				t.Errorf("%v --json printed null", args)
+			}
+			n++
+		}
+		if n == 0 {
+			t.Errorf("%v --json printed nothing", args)
+		}
 	}
 }
