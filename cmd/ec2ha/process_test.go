@@ -105,7 +105,8 @@ func TestThreeAgentProcessesUnderTheOperatorsCommands(t *testing.T) {
 	// 2. Planned switchover, followed step by step.
 	out = c.ec2haOK("failover", demo.GroupName, "--to", n2.Name, "--wait", "--socket", c.l.Socket(n3.Name))
 	t.Logf("$ ec2ha failover web --to node-2 --wait\n%s", out)
-	for _, want := range []string{"switching web over to node-2", "switchover of web from node-1 to node-2 requested", "web moved from node-1 to node-2"} {
+	for _, want := range []string{"switching web over to node-2", "switchover of web from node-1 to node-2 requested",
+		"stopped web on node-1", "moved web's addresses from node-1 to node-2", "started web on node-2", "web moved from node-1 to node-2"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("failover --wait printed no %q", want)
 		}
@@ -132,6 +133,15 @@ func TestThreeAgentProcessesUnderTheOperatorsCommands(t *testing.T) {
 		}
 		g := group(st, demo.GroupName)
 		return g.Owner == n1.Name && g.State == "started" && c.eipHolder() == n1.InstanceID, fmt.Sprintf("web %+v, EIP on %s", g, c.eipHolder())
+	})
+	c.waitHistory(n3.Name, "the standby move's start on node-1 and its failover event", func(ev []api.Event) bool {
+		n := 0
+		for _, e := range ev {
+			if e.Node == n1.Name && e.Outcome == "ok" && (e.Kind == "start" && strings.Contains(e.Message, "(standby)") || e.Kind == "failover" && strings.Contains(e.Message, "from node-2 to node-1")) {
+				n++
+			}
+		}
+		return n == 2
 	})
 	if m := member(c.mustStatus(n3.Name), n2.Name); m == nil || !m.Standby {
 		t.Errorf("status shows node-2 as %+v, want standby", m)
@@ -254,18 +264,21 @@ func TestThreeAgentProcessesUnderTheOperatorsCommands(t *testing.T) {
 			}
 		}
 		return hasEvent(recovery, "member-failed", n1.Name, "") && hasEvent(recovery, "fence", n1.Name, "ok") &&
-			hasEvent(recovery, "move", n2.Name, "ok") && hasEvent(recovery, "start", n2.Name, "ok")
+			hasEvent(recovery, "move", n2.Name, "ok") && hasEvent(recovery, "start", n2.Name, "ok") && hasEvent(recovery, "failover", n2.Name, "ok")
 	})
+	// Each event carries the time its node recorded it (one clock here);
+	// they reach node-3 over separate calls, so their order of arrival
+	// is not the order of events.
 	order := []string{"member-failed", "fence", "move", "start"}
-	at := map[string]int{}
-	for i, e := range recovery {
+	at := map[string]time.Time{}
+	for _, e := range recovery {
 		if _, ok := at[e.Kind]; !ok {
-			at[e.Kind] = i
+			at[e.Kind] = e.Time
 		}
 	}
 	for i := 1; i < len(order); i++ {
-		if at[order[i-1]] > at[order[i]] {
-			t.Errorf("history lists %s before %s: %+v", order[i], order[i-1], recovery)
+		if at[order[i]].Before(at[order[i-1]]) {
+			t.Errorf("history has %s (%s) before %s (%s)", order[i], at[order[i]].Format(time.StampMilli), order[i-1], at[order[i-1]].Format(time.StampMilli))
 		}
 	}
 	for _, e := range recovery {
@@ -274,8 +287,29 @@ func TestThreeAgentProcessesUnderTheOperatorsCommands(t *testing.T) {
 				t.Errorf("the fence event says %q in %s; want node-1's instance, the reason and how long it took", e.Message, e.Duration)
 			}
 		}
-		if e.Kind == "move" && !strings.Contains(e.Message, "node-2 is the most preferred healthy node") {
-			t.Errorf("the move event gives no reason: %q", e.Message)
+		if e.Kind == "move" && !strings.Contains(e.Message, "from node-1 to node-2: node-1 cannot run it") {
+			t.Errorf("the move event does not say from where and why: %q", e.Message)
+		}
+		if e.Kind == "failover" {
+			t.Logf("history: web's failover took %s from the fence's start to the start hook's end", e.Duration)
+			if e.Duration <= 0 || !strings.Contains(e.Message, "web moved from node-1 to node-2") {
+				t.Errorf("the failover event says %q in %s", e.Message, e.Duration)
+			}
+		}
+	}
+	// The switchover, the standby move and this recovery.
+	if g := group(c.mustStatus(n3.Name), demo.GroupName); g.Failovers != 3 {
+		t.Errorf("status --json from node-3 counts %d failovers of web, want 3", g.Failovers)
+	}
+	c.wantMetrics(n2, `ec2ha_failovers_total{group="web",reason="failure"} 1`, "ec2ha_failover_duration_seconds_count 1",
+		`ec2ha_fence_duration_seconds_count{method="stop-force"} 1`, `ec2ha_fences_total{method="stop-force",outcome="confirmed"} 1`,
+		"ec2ha_coordinator 1", "ec2ha_quorate 1", `ec2ha_group_owner{group="web",node="node-2"} 1`,
+		`ec2ha_ec2_api_calls_total{action="StopInstances"} 1`, `ec2ha_hook_runs_total{group="web",hook="start"}`,
+		`ec2ha_membership_members{state="dead"} 1`, `ec2ha_membership_members{state="alive"} 2`)
+	c.wantMetrics(n3, `ec2ha_group_owner{group="web",node="node-2"} 1`, "ec2ha_coordinator 0", "ec2ha_quorate 1")
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		if code, body := c.get(n3, c.p.Metrics, probe); code != http.StatusOK {
+			t.Errorf("GET %s on node-3's metrics address: %d %s", probe, code, body)
 		}
 	}
 	out = c.ec2haOK("history", "--socket", c.l.Socket(n3.Name))
@@ -530,15 +564,37 @@ func (c *processCluster) wantServing(n demo.Node) {
 		if p := c.agents[m.Name]; m.Name != n.Name && (p == nil || !p.Alive()) {
 			continue // a crashed node's hooks never ran; its app is not our concern
 		}
-		code, body := c.get(m)
+		code, body := c.get(m, c.p.App, "/")
 		if want := m.Name == n.Name; (code == http.StatusOK) != want {
 			c.t.Errorf("%s's application answered %d %q; want it active only on %s", m.Name, code, body, n.Name)
 		}
 	}
 }
 
-func (c *processCluster) get(n demo.Node) (int, string) {
-	resp, err := http.Get("http://" + net.JoinHostPort(n.Addr, strconv.Itoa(c.p.App)) + "/")
+// wantMetrics checks that n's /metrics has each of lines: a whole sample
+// ("name{labels} value") matches exactly, anything else is a prefix.
+func (c *processCluster) wantMetrics(n demo.Node, lines ...string) {
+	c.t.Helper()
+	code, body := c.get(n, c.p.Metrics, "/metrics")
+	if code != http.StatusOK {
+		c.t.Fatalf("GET /metrics on %s: %d %s", n.Name, code, body)
+	}
+	have := strings.Split(body, "\n")
+	for _, want := range lines {
+		found := false
+		for _, l := range have {
+			if l == want || !strings.Contains(want, " ") && strings.HasPrefix(l, want) {
+				found = true
+			}
+		}
+		if !found {
+			c.t.Errorf("%s's /metrics has no line %q", n.Name, want)
+		}
+	}
+}
+
+func (c *processCluster) get(n demo.Node, port int, path string) (int, string) {
+	resp, err := http.Get("http://" + net.JoinHostPort(n.Addr, strconv.Itoa(port)) + path)
 	if err != nil {
 		return 0, err.Error()
 	}
