@@ -35,6 +35,8 @@ import (
 //
 //  1. every agent answers `status --json` with the same quorate
 //     three-member view, web started on node-1, EC2 agreeing;
+//     SIGHUP on node-3 applies a policy change and names the key that
+//     needs a restart;
 //  2. `failover web --to node-2 --wait` is a planned switchover: stop on
 //     node-1, addresses moved, start on node-2, nothing fenced;
 //  3. `standby node-2` moves web away (to node-1), `unstandby` clears it;
@@ -100,6 +102,28 @@ func TestThreeAgentProcessesUnderTheOperatorsCommands(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("ec2ha status lacks %q", want)
 		}
+	}
+
+	// SIGHUP applies what it can and names what needs a restart.
+	cfg := c.config(n3)
+	cfg.Cluster.SettleTime = 700 * time.Millisecond
+	cfg.Metrics.Listen = net.JoinHostPort(n3.Addr, "1")
+	if err := demo.WriteConfig(c.l.ConfigFile(n3.Name), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(c.agents[n3.Name].Pid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	c.waitHistory(n3.Name, "node-3's reload applying settle_time and naming metrics as needing a restart", func(ev []api.Event) bool {
+		for _, e := range ev {
+			if e.Kind == "reload" && e.Node == n3.Name && strings.Contains(e.Message, "applied cluster.settle_time") && strings.Contains(e.Message, "restart the agent for: metrics") {
+				return true
+			}
+		}
+		return false
+	})
+	if !c.agents[n3.Name].Alive() {
+		t.Fatal("node-3's agent exited on SIGHUP")
 	}
 
 	// 2. Planned switchover, followed step by step.
@@ -398,15 +422,7 @@ func startProcessCluster(t *testing.T) *processCluster {
 		}
 	})
 	for _, n := range c.w.Nodes {
-		imds, err := c.sim.Sim.IMDSEndpoint(n.InstanceID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := demo.NodeConfig(c.w, c.l, c.p, c.sim.URL, n, "", imds)
-		// Self-healing is the in-process agent tests' subject; here a
-		// replacement would only launch an instance nobody boots.
-		cfg.Replacement.Enabled = false
-		if err := demo.WriteConfig(c.l.ConfigFile(n.Name), cfg); err != nil {
+		if err := demo.WriteConfig(c.l.ConfigFile(n.Name), c.config(n)); err != nil {
 			t.Fatal(err)
 		}
 		listen := net.JoinHostPort(n.Addr, strconv.Itoa(c.p.App))
@@ -417,6 +433,20 @@ func startProcessCluster(t *testing.T) *processCluster {
 		c.startAgent(n)
 	}
 	return c
+}
+
+// config is n's agent configuration: the demo's, without replacement.
+func (c *processCluster) config(n demo.Node) *config.Config {
+	c.t.Helper()
+	imds, err := c.sim.Sim.IMDSEndpoint(n.InstanceID)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cfg := demo.NodeConfig(c.w, c.l, c.p, c.sim.URL, n, "", imds)
+	// Self-healing is the in-process agent tests' subject; here a
+	// replacement would only launch an instance nobody boots.
+	cfg.Replacement.Enabled = false
+	return cfg
 }
 
 // buildEC2HA builds this command into a temporary directory, with the race
