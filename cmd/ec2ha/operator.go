@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -122,10 +121,6 @@ func newHistoryCmd() *cobra.Command {
 			if len(events) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "no events yet")
 			}
-			// Events from other members arrive over separate calls, so
-			// the order they were numbered in here is not the order
-			// they happened in; people read history by time.
-			slices.SortStableFunc(events, func(a, b api.Event) int { return a.Time.Compare(b.Time) })
 			api.RenderHistory(cmd.OutOrStdout(), events)
 			return nil
 		})
