@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -35,6 +36,7 @@ import (
 //
 //  1. every agent answers `status --json` with the same quorate
 //     three-member view, web started on node-1, EC2 agreeing;
+//     node-3's TCP API wants its bearer token but not for /readyz;
 //     SIGHUP on node-3 applies a policy change and names the key that
 //     needs a restart;
 //  2. `failover web --to node-2 --wait` is a planned switchover: stop on
@@ -102,6 +104,21 @@ func TestThreeAgentProcessesUnderTheOperatorsCommands(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("ec2ha status lacks %q", want)
 		}
+	}
+
+	// node-3 also serves the API on TCP, with the bearer token from a
+	// 0600 file; the probes need no token (load balancers).
+	url := "http://" + c.tcpAPI
+	if _, err := c.ec2ha("status", "--socket", url); err == nil || !strings.Contains(err.Error(), "bearer token") {
+		t.Errorf("status over TCP without the token: %v, want a bearer token error", err)
+	}
+	if st, err := c.statusAt(url, "--token-file", c.l.Dir+"/api.token"); err != nil || st.Node != n3.Name || !st.Quorum.Quorate {
+		t.Errorf("status --json over TCP with the token: %+v %v", st.Quorum, err)
+	}
+	if resp, err := http.Get(url + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /readyz on the TCP API without a token: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	// SIGHUP applies what it can and names what needs a restart.
@@ -372,6 +389,7 @@ type processCluster struct {
 	p      demo.Ports
 	sup    *demo.Supervisor
 	agents map[string]*demo.Proc
+	tcpAPI string // node-3's TCP API address
 }
 
 func startProcessCluster(t *testing.T) *processCluster {
@@ -403,6 +421,15 @@ func startProcessCluster(t *testing.T) *processCluster {
 	if err := config.WriteKeyFile(c.l.KeyFile()); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(c.l.Dir, "api.token"), []byte("process-test-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(c.w.Nodes[2].Addr, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.tcpAPI = ln.Addr().String()
+	ln.Close()
 	// Stop every child, whatever happened; show the agents' logs first
 	// if the test failed.
 	t.Cleanup(func() {
@@ -446,6 +473,10 @@ func (c *processCluster) config(n demo.Node) *config.Config {
 	// Self-healing is the in-process agent tests' subject; here a
 	// replacement would only launch an instance nobody boots.
 	cfg.Replacement.Enabled = false
+	if n.Name == c.w.Nodes[2].Name {
+		cfg.API.Listen = c.tcpAPI
+		cfg.API.TokenFile = filepath.Join(c.l.Dir, "api.token")
+	}
 	return cfg
 }
 
@@ -514,13 +545,18 @@ func (c *processCluster) ec2haOK(args ...string) string {
 }
 
 func (c *processCluster) status(node string) (api.Status, error) {
+	return c.statusAt(c.l.Socket(node))
+}
+
+// statusAt runs `ec2ha status --json` against target, a socket or URL.
+func (c *processCluster) statusAt(target string, args ...string) (api.Status, error) {
 	var st api.Status
-	out, err := c.ec2ha("status", "--json", "--socket", c.l.Socket(node))
+	out, err := c.ec2ha(append([]string{"status", "--json", "--socket", target}, args...)...)
 	if err != nil {
 		return st, err
 	}
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return st, fmt.Errorf("status --json from %s is not JSON: %v\n%s", node, err, out)
+		return st, fmt.Errorf("status --json from %s is not JSON: %v\n%s", target, err, out)
 	}
 	return st, nil
 }
