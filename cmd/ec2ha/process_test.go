@@ -415,7 +415,8 @@ func startProcessCluster(t *testing.T) *processCluster {
 	for i, n := range c.w.Nodes {
 		addrs[i] = n.Addr
 	}
-	if c.p, err = demo.FindPorts(addrs, 27946); err != nil {
+	// Apart from the demo's ports (17946 on) and its port test (27946).
+	if c.p, err = demo.FindPorts(addrs, 37946); err != nil {
 		t.Fatal(err)
 	}
 	if err := config.WriteKeyFile(c.l.KeyFile()); err != nil {
@@ -446,6 +447,13 @@ func startProcessCluster(t *testing.T) *processCluster {
 		}
 		if left := c.sup.Running(); len(left) > 0 {
 			t.Errorf("%d processes still running after clean-up", len(left))
+		}
+		// Built with -race, a child reports a race in its log and goes on.
+		logs, _ := filepath.Glob(filepath.Join(c.l.Dir, "*.log"))
+		for _, l := range logs {
+			if b, err := os.ReadFile(l); err == nil && bytes.Contains(b, []byte("WARNING: DATA RACE")) {
+				t.Errorf("%s reports a data race:\n%s", filepath.Base(l), b[bytes.Index(b, []byte("WARNING: DATA RACE")):])
+			}
 		}
 	})
 	for _, n := range c.w.Nodes {
