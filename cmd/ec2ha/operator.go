@@ -38,7 +38,7 @@ func apiClient(cmd *cobra.Command) (*api.Client, error) {
 	if path, _ := cmd.Flags().GetString("token-file"); path != "" {
 		data, err := config.ReadSecretFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("--token-file %s %v", path, err)
+			return nil, fmt.Errorf("--token-file %s %v: give the agent's api.token_file, readable only by you (chmod 0600 %s)", path, err, path)
 		}
 		token = string(data)
 	}
