@@ -206,7 +206,7 @@ func TestThreeAgentProcessesUnderTheOperatorsCommands(t *testing.T) {
 		t.Error("status --json does not show maintenance mode after `maintenance on` returned")
 	}
 	c.crash(n1)
-	c.waitHistory(n2.Name, "the coordinator saying it would fence node-1 but is in maintenance mode", func(ev []api.Event) bool {
+	c.waitHistory(n3.Name, "the coordinator (node-2) saying it would fence node-1 but is in maintenance mode", func(ev []api.Event) bool {
 		for _, e := range ev {
 			if e.Kind == "decision" && strings.Contains(e.Message, "maintenance mode") && strings.Contains(e.Message, "would fence web "+n1.InstanceID) {
 				return true

@@ -225,6 +225,14 @@ func (o *observer) fromGossip(engine failover.Config) (failover.Observation, mem
 	return obs, view
 }
 
+// isCoordinator reports whether the latest observation made this node
+// the coordinator.
+func (o *observer) isCoordinator() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.coordinator
+}
+
 func (o *observer) setCoordinator(on bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
