@@ -108,7 +108,7 @@ func newHistoryCmd() *cobra.Command {
 	cmd := operatorCmd("history", "Show fences and failovers with their reasons and durations", cobra.NoArgs,
 		func(ctx context.Context, cmd *cobra.Command, c *api.Client, _ []string) error {
 			limit, _ := cmd.Flags().GetInt("limit")
-			events, err := c.History(ctx, 0, limit)
+			events, err := newestEvents(ctx, c, limit)
 			if err != nil {
 				return err
 			}
@@ -124,8 +124,33 @@ func newHistoryCmd() *cobra.Command {
 			api.RenderHistory(cmd.OutOrStdout(), events)
 			return nil
 		})
-	cmd.Flags().Int("limit", 100, "show at most this many events")
+	cmd.Flags().Int("limit", 100, "show the newest this many events")
 	return cmd
+}
+
+// newestEvents returns the last limit events of the agent's history. The
+// API pages forward from a sequence number, oldest first, so asking for
+// limit events after 0 would show the oldest ones: an operator looking
+// for last night's failover in a busy history would not find it.
+func newestEvents(ctx context.Context, c *api.Client, limit int) ([]api.Event, error) {
+	const page = 1000
+	var all []api.Event
+	var after uint64
+	for {
+		events, err := c.History(ctx, after, page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, events...)
+		if len(events) < page {
+			break
+		}
+		after = events[len(events)-1].Seq
+	}
+	if limit > 0 && len(all) > limit {
+		all = all[len(all)-limit:]
+	}
+	return all, nil
 }
 
 func newFailoverCmd() *cobra.Command {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -161,5 +162,21 @@ func TestEveryOperatorCommandSpeaksJSON(t *testing.T) {
 		if n == 0 {
 			t.Errorf("%v --json printed nothing", args)
 		}
+	}
+}
+
+// A long history shows its newest events, not its oldest.
+func TestHistoryShowsTheNewestEvents(t *testing.T) {
+	b := &switchoverBackend{}
+	for i := 1; i <= 2500; i++ {
+		b.add("decision", "", fmt.Sprintf("event number %d.", i))
+	}
+	sock := serve(t, b)
+	out, _, err := run(t, "history", "--limit", "100", "--socket", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "event number 2500.") || !strings.Contains(out, "event number 2401.") || strings.Contains(out, "event number 2400.") || strings.Contains(out, "event number 1.") {
+		t.Errorf("history --limit 100 of 2500 events does not show exactly the newest 100:\n%.300s…", out)
 	}
 }
