@@ -49,10 +49,14 @@ type Node struct {
 	clock   clock.Clock
 	ml      *memberlist.Memberlist
 	keyring *memberlist.Keyring
-	events  chan Event
-	stats   stats
-	keys    pending[KeyResult]
-	calls   pending[callReply]
+	// selfHost and selfPort are this node's gossip address, copied once
+	// at start: memberlist's LocalNode() is a pointer into state that
+	// UpdateNode (meta updates, Leave) rewrites without a lock we share.
+	selfHost, selfPort string
+	events             chan Event
+	stats              stats
+	keys               pending[KeyResult]
+	calls              pending[callReply]
 
 	mu      sync.Mutex
 	meta    Meta
@@ -143,6 +147,8 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("membership: start gossip: %w", err)
 	}
 	n.ml = ml
+	self := ml.LocalNode()
+	n.selfHost, n.selfPort = self.Addr.String(), strconv.Itoa(int(self.Port))
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(newCollector(n)); err != nil {
 			n.cancel()
@@ -169,7 +175,7 @@ func cmp[T comparable](v, def T) T {
 func (n *Node) Name() string { return n.cfg.NodeName }
 
 // Addr is the local gossip address (host:port) others join through.
-func (n *Node) Addr() string { return n.ml.LocalNode().Address() }
+func (n *Node) Addr() string { return net.JoinHostPort(n.selfHost, n.selfPort) }
 
 // Timing is the effective timing after profile and overrides.
 func (n *Node) Timing() Timing { return n.timing }
@@ -315,15 +321,14 @@ func (n *Node) joinAddrs(ctx context.Context) []string {
 		}
 		addrs = append(addrs, found...)
 	}
-	self := n.ml.LocalNode()
-	port := strconv.Itoa(int(self.Port))
+	port := n.selfPort
 	out := addrs[:0]
 	for _, a := range addrs {
 		host, p, err := net.SplitHostPort(a)
 		if err != nil {
 			host, p = a, port
 		}
-		if host == self.Addr.String() && p == port {
+		if host == n.selfHost && p == port {
 			continue
 		}
 		out = append(out, net.JoinHostPort(host, p))

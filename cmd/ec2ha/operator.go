@@ -38,7 +38,7 @@ func apiClient(cmd *cobra.Command) (*api.Client, error) {
 	if path, _ := cmd.Flags().GetString("token-file"); path != "" {
 		data, err := config.ReadSecretFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("--token-file %s %v", path, err)
+			return nil, fmt.Errorf("--token-file %s %v: give the agent's api.token_file, readable only by you (chmod 0600 %s)", path, err, path)
 		}
 		token = string(data)
 	}
@@ -108,11 +108,14 @@ func newHistoryCmd() *cobra.Command {
 	cmd := operatorCmd("history", "Show fences and failovers with their reasons and durations", cobra.NoArgs,
 		func(ctx context.Context, cmd *cobra.Command, c *api.Client, _ []string) error {
 			limit, _ := cmd.Flags().GetInt("limit")
-			events, err := c.History(ctx, 0, limit)
+			events, err := newestEvents(ctx, c, limit)
 			if err != nil {
 				return err
 			}
 			if wantJSON(cmd) {
+				if events == nil {
+					events = []api.Event{} // [] rather than null for scripts
+				}
 				return printJSON(cmd.OutOrStdout(), events)
 			}
 			if len(events) == 0 {
@@ -121,8 +124,33 @@ func newHistoryCmd() *cobra.Command {
 			api.RenderHistory(cmd.OutOrStdout(), events)
 			return nil
 		})
-	cmd.Flags().Int("limit", 100, "show at most this many events")
+	cmd.Flags().Int("limit", 100, "show the newest this many events")
 	return cmd
+}
+
+// newestEvents returns the last limit events of the agent's history. The
+// API pages forward from a sequence number, oldest first, so asking for
+// limit events after 0 would show the oldest ones: an operator looking
+// for last night's failover in a busy history would not find it.
+func newestEvents(ctx context.Context, c *api.Client, limit int) ([]api.Event, error) {
+	const page = 1000
+	var all []api.Event
+	var after uint64
+	for {
+		events, err := c.History(ctx, after, page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, events...)
+		if len(events) < page {
+			break
+		}
+		after = events[len(events)-1].Seq
+	}
+	if limit > 0 && len(all) > limit {
+		all = all[len(all)-limit:]
+	}
+	return all, nil
 }
 
 func newFailoverCmd() *cobra.Command {
@@ -146,7 +174,9 @@ func newFailoverCmd() *cobra.Command {
 				return nil
 			}
 			timeout, _ := cmd.Flags().GetDuration("timeout")
-			fmt.Fprintf(out, "switching %s over to %s ...\n", ticket.Group, target)
+			if !wantJSON(cmd) {
+				fmt.Fprintf(out, "switching %s over to %s ...\n", ticket.Group, target)
+			}
 			return followSwitchover(ctx, c, ticket, timeout, out, wantJSON(cmd))
 		})
 	cmd.Long = `Moves GROUP to NODE (--to), or to the next eligible node, in order: stop
@@ -205,6 +235,9 @@ func newStandbyCmd(on bool) *cobra.Command {
 			if err := c.SetStandby(ctx, args[0], on); err != nil {
 				return err
 			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"node": args[0], "standby": on})
+			}
 			state := "in standby"
 			if !on {
 				state = "out of standby"
@@ -220,6 +253,9 @@ func newMaintenanceCmd() *cobra.Command {
 		func(ctx context.Context, cmd *cobra.Command, c *api.Client, args []string) error {
 			if err := c.SetMaintenance(ctx, args[0] == "on"); err != nil {
 				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), map[string]bool{"maintenance": args[0] == "on"})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "maintenance mode %s\n", args[0])
 			return nil

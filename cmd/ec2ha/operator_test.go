@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -124,5 +127,56 @@ func TestStatusJSON(t *testing.T) {
 	out, _, err = run(t, "status", "--socket", sock)
 	if err != nil || !strings.Contains(out, "Quorum:  yes, 3 of 3 votes") {
 		t.Fatalf("status: %q %v", out, err)
+	}
+}
+
+// Every operator command prints only JSON with --json, so scripts can
+// parse whatever they run (failover --wait prints one object per step).
+func TestEveryOperatorCommandSpeaksJSON(t *testing.T) {
+	sock := serve(t, &switchoverBackend{})
+	for _, args := range [][]string{
+		{"status"}, {"members"}, {"history"}, {"failover", "web", "--to", "node-2"}, {"failover", "web", "--to", "node-2", "--wait"},
+		{"standby", "node-2"}, {"unstandby", "node-2"}, {"maintenance", "on"}, {"maintenance", "off"},
+		{"fence", "node-2", "--yes"}, {"keyring", "list"},
+	} {
+		out, _, err := run(t, append(args, "--json", "--socket", sock)...)
+		if err != nil {
+			t.Errorf("%v --json: %v", args, err)
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(out))
+		n := 0
+		for {
+			var v any
+			if err := dec.Decode(&v); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Errorf("%v --json printed something that is not JSON: %v\n%s", args, err, out)
+				break
+			}
+			if v == nil {
+				t.Errorf("%v --json printed null", args)
+			}
+			n++
+		}
+		if n == 0 {
+			t.Errorf("%v --json printed nothing", args)
+		}
+	}
+}
+
+// A long history shows its newest events, not its oldest.
+func TestHistoryShowsTheNewestEvents(t *testing.T) {
+	b := &switchoverBackend{}
+	for i := 1; i <= 2500; i++ {
+		b.add("decision", "", fmt.Sprintf("event number %d.", i))
+	}
+	sock := serve(t, b)
+	out, _, err := run(t, "history", "--limit", "100", "--socket", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "event number 2500.") || !strings.Contains(out, "event number 2401.") || strings.Contains(out, "event number 2400.") || strings.Contains(out, "event number 1.") {
+		t.Errorf("history --limit 100 of 2500 events does not show exactly the newest 100:\n%.300s…", out)
 	}
 }

@@ -35,23 +35,30 @@ func (x *actor) Do(ctx context.Context, act failover.Action) error {
 	case failover.StopGroup:
 		// Local stops without quorum and remote stops are recorded by the
 		// node that runs the hook.
+		if !act.Local {
+			a.beginFailover(act.Group, act.Node, began)
+		}
 		return a.runOn(ctx, act.Node, opStop, act.Group, act.Reason)
 	case failover.StartGroup:
 		err = a.runOn(ctx, act.Node, opStart, act.Group, act.Reason)
 		if err == nil {
-			a.metrics.GroupOwner.Reset()
-			a.metrics.GroupOwner.WithLabelValues(act.Group, act.Node).Set(1)
 			x.clearMoveRequests(ctx, act.Group)
+			a.endFailover(act)
 		}
 		return err
 	case failover.MoveResources:
+		from := x.previousHolder(act)
+		if from != "" {
+			a.beginFailover(act.Group, from, began)
+		}
 		err = x.move(ctx, act)
 		e := api.Event{Kind: "move", Group: act.Group, Node: act.Node, Outcome: api.OutcomeOK,
 			Message: fmt.Sprintf("moved %s's addresses to %s: %s", act.Group, act.Node, act.Reason), Duration: a.clk.Now().Sub(began)}
+		if from != "" {
+			e.Message = fmt.Sprintf("moved %s's addresses from %s to %s: %s", act.Group, from, act.Node, act.Reason)
+		}
 		if err != nil {
 			e.Outcome, e.Message = api.OutcomeFailed, fmt.Sprintf("moving %s's addresses to %s failed: %v", act.Group, act.Node, err)
-		} else {
-			a.metrics.Failovers.WithLabelValues(act.Group, failoverReason(act.Reason)).Inc()
 		}
 		a.record(e)
 		return err
@@ -66,11 +73,19 @@ func (x *actor) Do(ctx context.Context, act failover.Action) error {
 
 func (x *actor) fence(ctx context.Context, act failover.Action) error {
 	a := x.a
+	node := a.nodeOfInstance(act.Instance)
+	if act.Group != "" {
+		from := node
+		if from == "" {
+			from = act.Instance
+		}
+		a.beginFailover(act.Group, from, a.clk.Now())
+	}
 	rec, err := a.fencer.Fence(ctx, fencing.Request{Target: act.Instance, Requester: a.name, Reason: act.Reason, Authority: a.authority})
 	a.metrics.Fences.WithLabelValues(rec.Method, string(rec.Outcome)).Inc()
 	a.metrics.FenceDuration.WithLabelValues(rec.Method).Observe(rec.End.Sub(rec.Start).Seconds())
-	e := api.Event{Kind: "fence", Group: act.Group, Node: a.nodeOfInstance(act.Instance), Outcome: api.OutcomeOK, Duration: rec.End.Sub(rec.Start),
-		Message: fmt.Sprintf("fenced %s (%s): %s, confirmed %s", act.Instance, rec.Method, act.Reason, rec.Outcome)}
+	e := api.Event{Kind: "fence", Group: act.Group, Node: node, Outcome: api.OutcomeOK, Duration: rec.End.Sub(rec.Start),
+		Message: fmt.Sprintf("fenced %s (%s, %s): %s", act.Instance, rec.Method, rec.Outcome, act.Reason)}
 	if err != nil {
 		e.Outcome, e.Message = api.OutcomeFailed, fmt.Sprintf("fencing %s failed: %v", act.Instance, err)
 	}
@@ -120,6 +135,67 @@ func (x *actor) move(ctx context.Context, act failover.Action) error {
 		}
 	}
 	return nil
+}
+
+// previousHolder names the node (or, for a non-member, the instance) that
+// EC2 showed holding the group's addresses before act moves them to
+// another node; "" for a first placement.
+func (x *actor) previousHolder(act failover.Action) string {
+	a := x.a
+	cfg, _ := a.config()
+	g, ok := groupConfig(cfg, act.Group)
+	if !ok {
+		return ""
+	}
+	target := a.instanceOfNode(act.Node)
+	for _, iid := range a.obs.lastRead().holders(g) {
+		if iid == target {
+			continue
+		}
+		if n := a.nodeOfInstance(iid); n != "" {
+			return n
+		}
+		return iid
+	}
+	return ""
+}
+
+// failoverStart is when this coordinator began taking a group away from
+// a node: its first fence, stop or address move.
+type failoverStart struct {
+	began time.Time
+	from  string
+}
+
+// beginFailover notes the start of a group's move away from from, unless
+// one is already under way (a retried step keeps the first start).
+func (a *Agent) beginFailover(group, from string, at time.Time) {
+	a.failoverMu.Lock()
+	defer a.failoverMu.Unlock()
+	if a.failovers == nil {
+		a.failovers = map[string]failoverStart{}
+	}
+	if _, ok := a.failovers[group]; !ok {
+		a.failovers[group] = failoverStart{began: at, from: from}
+	}
+}
+
+// endFailover closes the group's failover once it started on act.Node: the
+// failover metrics, and one history event with the whole duration, which
+// is what an operator asks first ("how long were we down?").
+func (a *Agent) endFailover(act failover.Action) {
+	a.failoverMu.Lock()
+	fs, ok := a.failovers[act.Group]
+	delete(a.failovers, act.Group)
+	a.failoverMu.Unlock()
+	if !ok || fs.from == act.Node {
+		return
+	}
+	took := a.clk.Now().Sub(fs.began)
+	a.metrics.Failovers.WithLabelValues(act.Group, failoverReason(act.Reason)).Inc()
+	a.metrics.FailoverDuration.Observe(took.Seconds())
+	a.record(api.Event{Kind: api.KindFailover, Group: act.Group, Node: act.Node, Outcome: api.OutcomeOK, Duration: took,
+		Message: fmt.Sprintf("%s moved from %s to %s: %s", act.Group, fs.from, act.Node, act.Reason)})
 }
 
 // clearMoveRequests removes a satisfied switchover request: left in place
@@ -209,7 +285,13 @@ func (a *Agent) metricsCoordinator(on bool) {
 	metrics.SetBool(a.metrics.Coordinator, on)
 	if on {
 		a.log.Info("this node coordinates the cluster")
+		return
 	}
+	// Another node finishes what this one began; an entry left here
+	// would time a later, unrelated move from a stale start.
+	a.failoverMu.Lock()
+	a.failovers = nil
+	a.failoverMu.Unlock()
 }
 
 // failoverReason is a short label for the metric: the engine's reasons

@@ -72,6 +72,11 @@ type Agent struct {
 	restartExecutor context.CancelFunc
 	// engine is the decision engine's configuration, rebuilt on reload.
 	engine failover.Config
+
+	failoverMu sync.Mutex
+	// failovers are the group moves this node coordinates, by group,
+	// from their first step until the group starts elsewhere.
+	failovers map[string]failoverStart
 }
 
 // Run starts an agent and runs it until ctx ends.
@@ -459,7 +464,16 @@ func (a *Agent) recordDecision(ev failover.Event) {
 		return
 	}
 	a.log.Info("decision", "action", act.Kind.String(), "group", act.Group, "reason", act.Reason)
-	a.journal.add(api.Event{Time: a.clk.Now(), Kind: "decision", Group: act.Group, Node: act.Node, Message: act.Reason})
+	e := api.Event{Time: a.clk.Now(), Kind: "decision", Group: act.Group, Node: act.Node, Message: act.Reason}
+	// The coordinator's explanations ("maintenance mode: observing
+	// only; would fence ...") are shared like its actions, so `history`
+	// on any node says why nothing happens; the others' ("node-1
+	// coordinates", no quorum here) stay local.
+	if a.obs.isCoordinator() {
+		a.record(e)
+		return
+	}
+	a.journal.add(e)
 }
 
 func engineConfig(cfg *config.Config) failover.Config {

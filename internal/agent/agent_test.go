@@ -289,7 +289,7 @@ func TestCrashedActiveNodeIsFencedBeforeItsGroupMovesAndIsReplaced(t *testing.T)
 			kinds[e.Kind] = true
 		}
 	}
-	for _, k := range []string{"member-failed", "fence", "move", "start"} {
+	for _, k := range []string{"member-failed", "fence", "move", "start", api.KindFailover} {
 		if !kinds[k] {
 			t.Errorf("history on c lacks a %q event: %+v", k, hist)
 		}

@@ -65,7 +65,10 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 	states := groupStates(engine, view, a.name)
 	for i, g := range cfg.Groups {
 		gs := states[i]
-		grp := api.Group{Name: g.Name, Owner: gs.Running, State: "started"}
+		grp := api.Group{Name: g.Name, Owner: gs.Running, State: "started",
+			Failovers: a.journal.count(func(e api.Event) bool {
+				return e.Kind == api.KindFailover && e.Group == g.Name && e.Outcome == api.OutcomeOK
+			})}
 		holders := ec2st.holders(g)
 		switch {
 		case gs.Running == "":
@@ -150,7 +153,7 @@ func (b *backend) SetStandby(ctx context.Context, node string, on bool) error {
 		return err
 	}
 	b.a.record(api.Event{Kind: "intent", Node: node, Outcome: api.OutcomeOK, Message: fmt.Sprintf("operator set %s standby %s", node, onOff(on))})
-	b.a.poke()
+	b.a.wakeCoordinator()
 	return nil
 }
 
@@ -175,7 +178,7 @@ func (b *backend) SetMaintenance(ctx context.Context, on bool) error {
 		return err
 	}
 	a.record(api.Event{Kind: "intent", Outcome: api.OutcomeOK, Message: "operator turned maintenance mode " + onOff(on)})
-	a.poke()
+	a.wakeCoordinator()
 	return nil
 }
 
@@ -229,14 +232,14 @@ func (b *backend) Move(ctx context.Context, group string, req api.MoveRequest) (
 	after := a.journal.last()
 	a.record(api.Event{Kind: api.KindSwitchover, Group: group, Node: from, Outcome: api.OutcomeStarted,
 		Message: fmt.Sprintf("switchover of %s from %s to %s requested", group, from, orAny(req.To))})
-	a.poke()
-	go b.followSwitchover(group, from, req.To)
+	a.wakeCoordinator()
+	go b.followSwitchover(group, from, req.To, after)
 	return api.MoveTicket{Group: group, To: req.To, AfterSeq: after}, nil
 }
 
 // followSwitchover records the end of a switchover: the group running on
 // another node (the requested one, if any), or a timeout.
-func (b *backend) followSwitchover(group, from, to string) {
+func (b *backend) followSwitchover(group, from, to string, after uint64) {
 	a := b.a
 	cfg, engine := a.config()
 	g, _ := groupConfig(cfg, group)
@@ -245,6 +248,7 @@ func (b *backend) followSwitchover(group, from, to string) {
 	for a.clk.Now().Sub(began) < limit {
 		for _, gs := range groupStates(engine, a.node.View(), a.name) {
 			if gs.Name == group && gs.Running != "" && gs.Running != from && (to == "" || gs.Running == to) {
+				b.awaitStartEvent(group, gs.Running, after)
 				a.record(api.Event{Kind: api.KindSwitchover, Group: group, Node: gs.Running, Outcome: api.OutcomeOK, Duration: a.clk.Now().Sub(began),
 					Message: fmt.Sprintf("%s moved from %s to %s", group, from, gs.Running)})
 				return
@@ -256,6 +260,24 @@ func (b *backend) followSwitchover(group, from, to string) {
 	}
 	a.record(api.Event{Kind: api.KindSwitchover, Group: group, Outcome: api.OutcomeFailed, Duration: a.clk.Now().Sub(began),
 		Message: fmt.Sprintf("%s did not move from %s within %s: see `ec2ha status` for why", group, from, limit)})
+}
+
+// awaitStartEvent waits a little for the new owner's start event to reach
+// this node's history: gossip tells that the group runs before the event
+// arrives, and `failover --wait` stops at the switchover's end, so without
+// this wait it would end without printing the start it waited for.
+func (b *backend) awaitStartEvent(group, node string, after uint64) {
+	a := b.a
+	for waited := time.Duration(0); waited < 3*time.Second; waited += 50 * time.Millisecond {
+		for _, e := range a.journal.since(after, 1000) {
+			if e.Kind == "start" && e.Group == group && e.Node == node {
+				return
+			}
+		}
+		if sleep(a, 50*time.Millisecond) != nil {
+			return
+		}
+	}
 }
 
 func sleep(a *Agent, d time.Duration) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ec2ha/ec2ha/failover"
 	"github.com/ec2ha/ec2ha/internal/api"
 )
 
@@ -20,6 +21,10 @@ const (
 	opStart callOp = "start"
 	opStop  callOp = "stop"
 	opEvent callOp = "event"
+	// opWake asks the coordinator to observe now: an operator's intent
+	// lives in EC2 tags, which it would otherwise read at its next
+	// resync, seconds later.
+	opWake callOp = "wake"
 )
 
 type call struct {
@@ -42,6 +47,9 @@ func (a *Agent) handleCall(ctx context.Context, from string, body []byte) ([]byt
 		if c.Event != nil {
 			a.journal.add(*c.Event)
 		}
+		return nil, nil
+	case opWake:
+		a.poke()
 		return nil, nil
 	case opStart:
 		// A start needs quorum here too: the coordinator had it when it
@@ -83,4 +91,25 @@ func (a *Agent) runOn(ctx context.Context, node string, op callOp, group, reason
 		return fmt.Errorf("%s %s on %s: no answer within %s", op, group, node, timeout)
 	}
 	return err
+}
+
+// wakeCoordinator makes the coordinator act on a new intent at once: this
+// node if it coordinates, else the coordinator by a call. A lost call
+// costs only the wait until the next resync.
+func (a *Agent) wakeCoordinator() {
+	a.poke()
+	fm, _ := members(a.node.View())
+	coord := failover.Coordinator(failover.Observation{Members: fm})
+	if coord == "" || coord == a.name {
+		return
+	}
+	body, err := encodeCall(call{Op: opWake})
+	if err != nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, _ = a.node.Call(ctx, coord, body)
+	}()
 }

@@ -61,3 +61,16 @@ func (j *journal) last() uint64 {
 	defer j.mu.Unlock()
 	return j.seq
 }
+
+// count returns how many stored events match.
+func (j *journal) count(match func(api.Event) bool) int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	n := 0
+	for _, e := range j.events {
+		if match(e) {
+			n++
+		}
+	}
+	return n
+}

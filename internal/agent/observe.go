@@ -150,46 +150,38 @@ type observer struct {
 func (o *observer) Observe(ctx context.Context) (failover.Observation, error) {
 	a := o.a
 	cfg, engine := a.config()
-	now := a.clk.Now()
-	view := a.node.View()
-	q := a.node.Quorum()
-
-	o.mu.Lock()
-	if q.Has() != o.quorate {
-		o.quorate, o.since = q.Has(), now
-	}
-	obs := failover.Observation{Now: now, Local: a.name,
-		Quorum: failover.Quorum{Quorate: q.Has(), Reason: q.Reason, Since: o.since}}
-	o.mu.Unlock()
-
-	obs.Members, obs.ViewSince = members(view)
-	obs.Groups = groupStates(engine, view, a.name)
-	obs.Intents.Standby = map[string]bool{}
-	for _, m := range view.Members {
-		if m.Meta.Standby {
-			obs.Intents.Standby[m.Name] = true
+	obs, view := o.fromGossip(engine)
+	coordinator := obs.Quorum.Quorate && failover.Coordinator(obs) == a.name
+	var st ec2State
+	if coordinator {
+		var err error
+		if st, err = readEC2(ctx, a, cfg); err != nil {
+			o.setCoordinator(coordinator)
+			return obs, err
 		}
+		// The view must be at least as fresh as the EC2 read it is
+		// paired with: a read slowed down by EC2 can take seconds,
+		// and a view from before it would miss a group started on an
+		// instance EC2 already shows holding the addresses, which the
+		// engine would take for a node that confirms it stopped.
+		obs, view = o.fromGossip(engine)
+		coordinator = obs.Quorum.Quorate && failover.Coordinator(obs) == a.name
 	}
-
-	coordinator := q.Has() && failover.Coordinator(obs) == a.name
-	o.mu.Lock()
-	if coordinator != o.coordinator {
-		o.coordinator = coordinator
-		a.metricsCoordinator(coordinator)
+	o.setCoordinator(coordinator)
+	// Every node exports where each group runs, from gossip, so any
+	// one scrape answers "who is active" and a coordinator change does
+	// not leave the gauge stale.
+	for _, gs := range obs.Groups {
+		a.metrics.SetGroupOwner(gs.Name, gs.Running)
 	}
-	o.mu.Unlock()
 	if !coordinator {
 		return obs, nil
-	}
-	st, err := readEC2(ctx, a, cfg)
-	if err != nil {
-		return obs, err
 	}
 	o.mu.Lock()
 	o.last = st
 	o.mu.Unlock()
 	obs.Instances = map[string]failover.Instance{}
-	hourAgo := now.Add(-time.Hour)
+	hourAgo := obs.Now.Add(-time.Hour)
 	for id, inst := range st.instances {
 		obs.Instances[id] = failover.Instance{ID: id, State: failover.InstanceState(inst.State), ClusterTagged: true,
 			ReplacesID: inst.Tags[replace.ReplacesTag]}
@@ -205,6 +197,49 @@ func (o *observer) Observe(ctx context.Context) (failover.Observation, error) {
 	obs.Intents = intentsFrom(st, view, obs.Intents.Standby)
 	metrics.SetBool(a.metrics.Maintenance, obs.Intents.Maintenance)
 	return obs, nil
+}
+
+// fromGossip is the membership half of an observation: members, quorum,
+// where each group runs and who leaves (standby), as this node's view
+// shows them now.
+func (o *observer) fromGossip(engine failover.Config) (failover.Observation, membership.View) {
+	a := o.a
+	now := a.clk.Now()
+	view := a.node.View()
+	q := a.node.Quorum()
+	o.mu.Lock()
+	if q.Has() != o.quorate {
+		o.quorate, o.since = q.Has(), now
+	}
+	obs := failover.Observation{Now: now, Local: a.name,
+		Quorum: failover.Quorum{Quorate: q.Has(), Reason: q.Reason, Since: o.since}}
+	o.mu.Unlock()
+	obs.Members, obs.ViewSince = members(view)
+	obs.Groups = groupStates(engine, view, a.name)
+	obs.Intents.Standby = map[string]bool{}
+	for _, m := range view.Members {
+		if m.Meta.Standby {
+			obs.Intents.Standby[m.Name] = true
+		}
+	}
+	return obs, view
+}
+
+// isCoordinator reports whether the latest observation made this node
+// the coordinator.
+func (o *observer) isCoordinator() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.coordinator
+}
+
+func (o *observer) setCoordinator(on bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if on != o.coordinator {
+		o.coordinator = on
+		o.a.metricsCoordinator(on)
+	}
 }
 
 // lastRead is the EC2 read behind the latest observation.

@@ -24,10 +24,34 @@ func TestReloadAppliesPolicyAndHooksButNamesWhatNeedsARestart(t *testing.T) {
 	}
 	next.Gossip.BindPort = 8000
 	next.Groups[0].Nodes = []string{"a", "b", "c"}
+	next.Replacement.MaxPerHour = 9
 	got := fixedChanges(base(), next)
-	if !slices.Contains(got, "gossip") || !slices.Contains(got, "groups[web]") {
-		t.Fatalf("fixedChanges = %v, want gossip and groups[web] named", got)
+	for _, want := range []string{"gossip", "groups[web]", "replacement"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("fixedChanges = %v, want %s named", got, want)
+		}
 	}
+
+	// The reloadable part is applied even when other keys need a
+	// restart; those keep their running values.
+	cur := base()
+	merged, applied := mergeReloadable(cur, next)
+	if merged.Cluster.SettleTime != 9*time.Second || merged.Groups[0].Hooks.Start.Command != "systemctl start haproxy" || !merged.Groups[0].Failback {
+		t.Errorf("reloadable values not applied: settle %s, hooks %+v, failback %v", merged.Cluster.SettleTime, merged.Groups[0].Hooks, merged.Groups[0].Failback)
+	}
+	if merged.Gossip.BindPort != cur.Gossip.BindPort || len(merged.Groups[0].Nodes) != 2 || merged.Replacement.MaxPerHour != cur.Replacement.MaxPerHour {
+		t.Errorf("keys that need a restart were changed by reload: port %d, nodes %v, max_per_hour %d", merged.Gossip.BindPort, merged.Groups[0].Nodes, merged.Replacement.MaxPerHour)
+	}
+	if want := []string{"cluster.settle_time", "groups[web].hooks", "groups[web].failback"}; !slices.Equal(applied, want) {
+		t.Errorf("applied %v, want %v", applied, want)
+	}
+	if cur.Cluster.SettleTime == 9*time.Second || cur.Groups[0].Failback {
+		t.Error("mergeReloadable changed the running configuration in place")
+	}
+	if _, applied := mergeReloadable(base(), base()); len(applied) != 0 {
+		t.Errorf("an unchanged file applied %v", applied)
+	}
+
 	next = base()
 	next.Groups = append(next.Groups, config.Group{Name: "db"})
 	if got := fixedChanges(base(), next); len(got) != 1 || got[0] != "groups (added or removed)" {

@@ -46,7 +46,7 @@ func startServers(cfg *config.Config, backend api.Backend, m *metrics.Agent, log
 		token, err := config.ReadSecretFile(cfg.API.TokenFile)
 		if err != nil {
 			s.close(context.Background())
-			return nil, fmt.Errorf("api.token_file %s %v", cfg.API.TokenFile, err)
+			return nil, fmt.Errorf("api.token_file %s %v: the TCP API needs a non-empty token file only root can read (chmod 0600 %s)", cfg.API.TokenFile, err, cfg.API.TokenFile)
 		}
 		l, err := net.Listen("tcp", cfg.API.Listen)
 		if err != nil {

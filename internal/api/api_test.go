@@ -178,3 +178,14 @@ func TestRenderStatusShowsWhatAnOperatorNeeds(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderHistoryIsByTime(t *testing.T) {
+	at := func(s int) time.Time { return time.Date(2026, 11, 24, 9, 0, s, 0, time.UTC) }
+	var buf bytes.Buffer
+	// Numbered in the order they arrived, not the order they happened.
+	RenderHistory(&buf, []Event{{Seq: 1, Time: at(3), Kind: "start"}, {Seq: 2, Time: at(1), Kind: "fence"}, {Seq: 3, Time: at(2), Kind: "move"}})
+	out := buf.String()
+	if f, m, s := strings.Index(out, "fence"), strings.Index(out, "move"), strings.Index(out, "start"); !(f < m && m < s) {
+		t.Errorf("history not in time order:\n%s", out)
+	}
+}

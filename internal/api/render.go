@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -89,8 +90,12 @@ func RenderMembers(w io.Writer, members []Member) {
 	tw.Flush()
 }
 
-// RenderHistory prints one line per event, oldest first.
+// RenderHistory prints one line per event, oldest first. Events from other
+// members arrive over separate calls, so the order an agent numbered them
+// in is not the order they happened in; people read history by time.
 func RenderHistory(w io.Writer, events []Event) {
+	events = slices.Clone(events)
+	slices.SortStableFunc(events, func(a, b Event) int { return a.Time.Compare(b.Time) })
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, e := range events {
 		subject := e.Node

@@ -44,10 +44,13 @@ type Member struct {
 
 // Group is a resource group and where it runs.
 type Group struct {
-	Name      string     `json:"name"`
-	Owner     string     `json:"owner,omitempty"` // node running the group, "" when unplaced
-	State     string     `json:"state"`           // started, stopped, moving, unplaced, blocked
-	Reason    string     `json:"reason,omitempty"`
+	Name   string `json:"name"`
+	Owner  string `json:"owner,omitempty"` // node running the group, "" when unplaced
+	State  string `json:"state"`           // started, stopped, moving, unplaced, blocked
+	Reason string `json:"reason,omitempty"`
+	// Failovers counts the group's moves to another node in the
+	// answering agent's history (since it started, at most its last 1000
+	// events).
 	Failovers int        `json:"failovers"`
 	Resources []Resource `json:"resources"`
 }
@@ -118,6 +121,9 @@ const (
 	// KindSwitchover starts and ends a planned move; `failover --wait`
 	// follows a group's events until one of this kind is not "started".
 	KindSwitchover = "switchover"
+	// KindFailover is recorded when a group has started on another node
+	// than the one it left, planned or not, with the whole duration.
+	KindFailover = "failover"
 
 	OutcomeStarted = "started"
 	OutcomeOK      = "ok"

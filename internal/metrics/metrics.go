@@ -1,6 +1,3 @@
-// Package metrics holds the agent's Prometheus metrics: cluster state,
-// failovers and fences with their durations, EC2 API calls and hook runs.
-// Membership registers its own gossip metrics on the same registry.
 package metrics
 
 import (
@@ -22,7 +19,7 @@ type Agent struct {
 	Coordinator      prometheus.Gauge
 	Maintenance      prometheus.Gauge
 	GroupOwner       *prometheus.GaugeVec   // group, node: 1 on the owner
-	Failovers        *prometheus.CounterVec // group, reason
+	Failovers        *prometheus.CounterVec // group, reason; counted by the coordinator that completed it
 	FailoverDuration prometheus.Histogram
 	Fences           *prometheus.CounterVec // method, outcome
 	FenceDuration    *prometheus.HistogramVec
@@ -52,7 +49,7 @@ func New() *Agent {
 			"group", "node"),
 		Failovers: f.counterVec("ec2ha_failovers_total", "Groups moved to another node, by reason.", "group", "reason"),
 		FailoverDuration: f.histogram("ec2ha_failover_duration_seconds",
-			"From the decision to move a group to its start hook's success."),
+			"From the first action that takes a group away from its node (fence, stop or address move) to its start hook's success on the new node."),
 		Fences: f.counterVec("ec2ha_fences_total", "Fencing attempts by method and outcome.", "method", "outcome"),
 		FenceDuration: f.histogramVec("ec2ha_fence_duration_seconds",
 			"From the fence request to EC2's confirmation or failure.", "method"),
@@ -82,6 +79,16 @@ func (a *Agent) ObserveEC2Call(action string, took time.Duration, err error) {
 // Handler serves the registry in the Prometheus exposition format.
 func (a *Agent) Handler() http.Handler {
 	return promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry})
+}
+
+// SetGroupOwner makes node the one owner of group in ec2ha_group_owner,
+// removing the group's other series, so a moved group never shows two
+// owners; node "" leaves the group without one (stopped or unplaced).
+func (a *Agent) SetGroupOwner(group, node string) {
+	a.GroupOwner.DeletePartialMatch(prometheus.Labels{"group": group})
+	if node != "" {
+		a.GroupOwner.WithLabelValues(group, node).Set(1)
+	}
 }
 
 // SetBool sets g to 1 or 0.

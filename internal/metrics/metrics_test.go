@@ -42,3 +42,20 @@ func TestExposition(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupOwnerHasOneSeriesPerGroup(t *testing.T) {
+	m := New()
+	m.SetGroupOwner("web", "node-1")
+	m.SetGroupOwner("db", "node-3")
+	m.SetGroupOwner("web", "node-2")
+	if got := testutil.CollectAndCount(m.GroupOwner); got != 2 {
+		t.Errorf("%d owner series for 2 groups; a moved group must not keep its old owner", got)
+	}
+	if testutil.ToFloat64(m.GroupOwner.WithLabelValues("web", "node-2")) != 1 || testutil.ToFloat64(m.GroupOwner.WithLabelValues("db", "node-3")) != 1 {
+		t.Error("owners not set")
+	}
+	m.SetGroupOwner("web", "")
+	if got := testutil.CollectAndCount(m.GroupOwner); got != 1 {
+		t.Errorf("a stopped group still has an owner series (%d series)", got)
+	}
+}
