@@ -94,6 +94,7 @@ type cluster struct {
 	imds     map[string]string   // instance id -> IMDS endpoint
 	eipOn    string              // instance the Elastic IP is associated with
 	eniOf    map[string]string   // interface -> instance
+	closed   bool                // set once close begins: no more notes
 	errs     []error
 
 	obs *observer
@@ -263,6 +264,10 @@ func (c *cluster) startAgent(m *machine) error {
 	c.mu.Lock()
 	m.agent = agent
 	c.mu.Unlock()
+	go func() { // the bed's journal: when and how every agent ended
+		err := agent.Err()
+		c.logf("%s's agent on %s exited: %v", m.node, m.instanceID, err)
+	}()
 	return nil
 }
 
@@ -406,6 +411,7 @@ func (c *cluster) powerOff(id string, remove bool) {
 	if m == nil {
 		return
 	}
+	c.logf("%s's instance %s powered off (removed: %v)", m.node, id, remove)
 	c.obs.unwatch(id)
 	_ = m.host.Crash()
 	for _, p := range []*demo.Proc{m.agent, m.app} {
@@ -433,6 +439,16 @@ func (c *cluster) nodeTag(id string) (string, error) {
 	return "", fmt.Errorf("instance %s has no %s tag", id, demo.NodeTagKey)
 }
 
+// logf notes what the bed did, with the time, until the cluster closes
+// (the processes' last words come in while it stops them).
+func (c *cluster) logf(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.t.Logf("%s: "+format, append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+	}
+}
+
 func (c *cluster) fail(err error) {
 	c.mu.Lock()
 	c.errs = append(c.errs, err)
@@ -443,6 +459,9 @@ func (c *cluster) close() {
 	if c.t.Failed() || os.Getenv("E2E_KEEP") != "" {
 		c.showLogs()
 	}
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
 	c.sup.StopAll(3 * time.Second)
 	c.obs.stop()
 	select {

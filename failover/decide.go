@@ -81,8 +81,33 @@ func Decide(cfg Config, obs Observation) Decision {
 			Reason: fmt.Sprintf("membership changed %s ago; settling for %s", settled, cfg.SettleTime)}}
 		return d
 	}
+	if who := unheard(obs); who != "" {
+		d.Actions = []Action{{Kind: Wait, After: hearPoll,
+			Reason: fmt.Sprintf("membership changed %s ago; waiting to hear from %s since then before acting on its vote", obs.Now.Sub(obs.ViewSince).Round(time.Millisecond), who)}}
+		return d
+	}
 	d.Actions = plan(cfg, obs)
 	return d
+}
+
+// hearPoll is how soon to look again while waiting to hear from a voter.
+const hearPoll = 100 * time.Millisecond
+
+// unheard names an alive voter this node has not heard from since the
+// membership last changed. The failure detector declares unreachable
+// members dead one at a time, as its probes reach them: a node cut off
+// from everyone sees its first peer die while the others still look
+// alive, and without this check it would count their votes and fence a
+// healthy peer from the minority side. A member heard from after the
+// change is on this side of any partition. Zero Heard means unknown and
+// is not waited for.
+func unheard(obs Observation) string {
+	for _, m := range obs.Members {
+		if m.Name != obs.Local && m.State == Alive && !m.Heard.IsZero() && m.Heard.Before(obs.ViewSince) {
+			return m.Name
+		}
+	}
+	return ""
 }
 
 func wouldDo(acts []Action) string {

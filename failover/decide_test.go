@@ -28,7 +28,7 @@ func healthyObs() Observation {
 		Intents:   Intents{Standby: map[string]bool{}, Moves: map[string]Move{}},
 	}
 	for _, n := range []string{"a", "b", "c"} {
-		obs.Members = append(obs.Members, Member{Name: n, InstanceID: "i-" + n, State: Alive})
+		obs.Members = append(obs.Members, Member{Name: n, InstanceID: "i-" + n, State: Alive, Heard: t0.Add(time.Minute)})
 		obs.Instances["i-"+n] = Instance{ID: "i-" + n, State: Running, ClusterTagged: true}
 	}
 	return obs
@@ -104,6 +104,22 @@ func TestDecidePolicies(t *testing.T) {
 				o.Instances["i-a"] = i
 			},
 			want: "", reason: "lacks the cluster tag"},
+		{name: "a voter not heard from since the last change is waited for: the deciding node may be the one cut off",
+			obs: func(o *Observation) {
+				o.Local = "b"
+				member(o, "a").State = Dead
+				o.ViewSince = t0.Add(50 * time.Second)
+				member(o, "c").Heard = t0.Add(40 * time.Second)
+			},
+			want: "", reason: "waiting to hear from c since then"},
+		{name: "once every voter is heard from after the change the dead active is fenced",
+			obs: func(o *Observation) {
+				o.Local = "b"
+				member(o, "a").State = Dead
+				o.ViewSince = t0.Add(40 * time.Second)
+				member(o, "c").Heard = t0.Add(45 * time.Second)
+			},
+			want: "fence i-a", reason: "fencing i-a before recovery"},
 		{name: "a failed standby is fenced though it holds nothing",
 			obs:  func(o *Observation) { member(o, "c").State = Dead },
 			want: "fence c i-c", reason: "c failed while EC2 shows its instance i-c running"},

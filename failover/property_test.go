@@ -154,7 +154,11 @@ func (w *simWorld) observe(n string) Observation {
 		if w.reach(n, m) {
 			st = Alive
 		}
-		obs.Members = append(obs.Members, Member{Name: m, InstanceID: w.iid[m], State: st})
+		mem := Member{Name: m, InstanceID: w.iid[m], State: st}
+		if st == Alive && m != n {
+			mem.Heard = obs.Now
+		}
+		obs.Members = append(obs.Members, mem)
 	}
 	for id, i := range w.inst {
 		obs.Instances[id] = *i

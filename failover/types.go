@@ -20,6 +20,9 @@ type Member struct {
 	// Witness members vote but never run groups and never coordinate: a
 	// witness may have no EC2 permissions.
 	Witness bool
+	// Heard is when the local node last received anything from the
+	// member; zero for the local node itself or when unknown.
+	Heard time.Time
 }
 
 // InstanceState is an EC2 instance state name as DescribeInstances reports it.

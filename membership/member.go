@@ -85,6 +85,9 @@ type Member struct {
 	Incarnation uint64 // Meta.Incarnation: the member's boot incarnation
 	Meta        Meta
 	Since       time.Time // when this node last saw the state change
+	// Heard is when anything last arrived from the member's host; zero
+	// for the local node and for a member never heard from directly.
+	Heard time.Time
 }
 
 // View is this node's picture of the cluster.

@@ -371,3 +371,34 @@ func TestProfilesAndOverrides(t *testing.T) {
 		t.Fatal("bound below the expectation")
 	}
 }
+
+// Heard says when anything last came from a peer: it keeps advancing for
+// peers on this side of a partition and stops for those cut off, while
+// the view may still show them alive (the engine waits on exactly that).
+func TestHeardStopsForPeersCutOff(t *testing.T) {
+	c := fastCluster(t, 3)
+	c.startN("a", "b", "c")
+	for _, n := range c.nodes {
+		sees(t, n, alive("a", "b", "c"))
+	}
+	heard := func(n, peer string) time.Time {
+		m, _ := c.nodes[n].View().Member(peer)
+		return m.Heard
+	}
+	if self, _ := c.nodes["a"].View().Member("a"); !self.Heard.IsZero() {
+		t.Fatalf("a heard from itself at %v; want zero", self.Heard)
+	}
+	eventually(t, "a to hear from b and c", func() (bool, string) {
+		return !heard("a", "b").IsZero() && !heard("a", "c").IsZero(), fmt.Sprintf("b %v, c %v", heard("a", "b"), heard("a", "c"))
+	})
+	c.net.Partition([]string{c.addrs["a"]}, []string{c.addrs["b"], c.addrs["c"]})
+	cut := time.Now()
+	eventually(t, "b to go on hearing from c after the cut", func() (bool, string) {
+		return heard("b", "c").After(cut), fmt.Sprintf("b last heard c at %v, cut at %v", heard("b", "c"), cut)
+	})
+	// Anything a heard from b was sent before the cut (allow for packets
+	// already on their way).
+	if last := heard("a", "b"); last.After(cut.Add(100 * time.Millisecond)) {
+		t.Fatalf("a heard from b at %v, after the partition at %v", last, cut)
+	}
+}

@@ -55,6 +55,7 @@ type Node struct {
 	selfHost, selfPort string
 	events             chan Event
 	stats              stats
+	heard              heardLog
 	keys               pending[KeyResult]
 	calls              pending[callReply]
 
@@ -137,7 +138,7 @@ func Start(cfg Config) (*Node, error) {
 		}
 		inner = nt
 	}
-	mc.Transport = newCountingTransport(inner, &n.stats)
+	mc.Transport = newCountingTransport(inner, &n.stats, &n.heard)
 
 	n.ctx, n.cancel = context.WithCancel(context.Background()) // before any call can arrive
 	ml, err := memberlist.Create(mc)
@@ -191,7 +192,11 @@ func (n *Node) View() View {
 	defer n.mu.Unlock()
 	v := View{Local: n.cfg.NodeName}
 	for _, m := range n.members {
-		v.Members = append(v.Members, *m)
+		cp := *m
+		if cp.Name != n.cfg.NodeName {
+			cp.Heard = n.heard.at(cp.Addr)
+		}
+		v.Members = append(v.Members, cp)
 	}
 	slices.SortFunc(v.Members, func(a, b Member) int { return cmpString(a.Name, b.Name) })
 	return v

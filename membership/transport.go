@@ -9,10 +9,12 @@ import (
 )
 
 // countingTransport wraps a memberlist.Transport to count gossip bytes in
-// both directions for the metrics and benchmarks.
+// both directions for the metrics and benchmarks, and to note when
+// anything last arrived from each peer address (see heardLog).
 type countingTransport struct {
 	memberlist.Transport
 	st      *stats
+	heard   *heardLog
 	packets chan *memberlist.Packet
 	streams chan net.Conn
 	done    chan struct{}
@@ -20,8 +22,8 @@ type countingTransport struct {
 	once    sync.Once
 }
 
-func newCountingTransport(t memberlist.Transport, st *stats) *countingTransport {
-	c := &countingTransport{Transport: t, st: st, packets: make(chan *memberlist.Packet), streams: make(chan net.Conn), done: make(chan struct{}), closed: make(chan struct{})}
+func newCountingTransport(t memberlist.Transport, st *stats, heard *heardLog) *countingTransport {
+	c := &countingTransport{Transport: t, st: st, heard: heard, packets: make(chan *memberlist.Packet), streams: make(chan net.Conn), done: make(chan struct{}), closed: make(chan struct{})}
 	go c.forward()
 	return c
 }
@@ -32,12 +34,14 @@ func (c *countingTransport) forward() {
 		select {
 		case p := <-c.Transport.PacketCh():
 			c.st.recvBytes.Add(uint64(len(p.Buf)))
+			c.heard.from(p.From, p.Timestamp)
 			select {
 			case c.packets <- p:
 			case <-c.done:
 				return
 			}
 		case conn := <-c.Transport.StreamCh():
+			c.heard.from(conn.RemoteAddr(), time.Now())
 			select {
 			case c.streams <- &countingConn{Conn: conn, st: c.st}:
 			case <-c.done:
@@ -106,4 +110,47 @@ func (c *countingConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	c.st.sentBytes.Add(uint64(n))
 	return n, err
+}
+
+// heardLog is when anything (a probe, an ack, gossip, a stream) last
+// arrived from each peer host. memberlist declares unreachable members
+// dead one probe at a time and shows no suspicion outside its own state,
+// so this is how the decision engine tells a peer it can still hear from
+// one that merely has not been declared dead yet (failover.Member.Heard).
+// Peers are told apart by host: one agent runs per instance address.
+type heardLog struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func (h *heardLog) from(addr net.Addr, at time.Time) {
+	if addr == nil {
+		return
+	}
+	host := hostOf(addr.String())
+	if at.IsZero() {
+		at = time.Now()
+	}
+	h.mu.Lock()
+	if h.last == nil {
+		h.last = map[string]time.Time{}
+	}
+	if at.After(h.last[host]) {
+		h.last[host] = at
+	}
+	h.mu.Unlock()
+}
+
+// at is when anything last arrived from the host of addr (host:port).
+func (h *heardLog) at(addr string) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last[hostOf(addr)]
+}
+
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }

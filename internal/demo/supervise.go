@@ -52,6 +52,13 @@ func Start(name string, argv, env []string, logPath string) (*Proc, error) {
 // Pid is the child's process id (and its process group's).
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
+// Err is how the process ended (nil for exit status 0); valid once Done
+// is closed.
+func (p *Proc) Err() error {
+	<-p.done
+	return p.err
+}
+
 // Done is closed when the process has exited and been reaped.
 func (p *Proc) Done() <-chan struct{} { return p.done }
 
