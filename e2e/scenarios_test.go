@@ -165,11 +165,13 @@ func (c *cluster) history() []api.Event {
 	return all
 }
 
-// fences counts the fence requests EC2 received since t.
+// fences counts the running instances EC2 stopped or terminated since t
+// (terminating an instance fenced earlier, once its replacement runs, is
+// not a fence).
 func (c *cluster) fences(since time.Time) int {
 	n := 0
 	for _, r := range c.obs.since(since).sim {
-		if r.Type == ec2sim.EventState && (r.State == "stopping" || r.State == "shutting-down") {
+		if r.Type == ec2sim.EventState && r.PreviousState == "running" && (r.State == "stopping" || r.State == "shutting-down") {
 			n++
 		}
 	}
