@@ -78,7 +78,7 @@ func Decide(cfg Config, obs Observation) Decision {
 	}
 	if settled := obs.Now.Sub(obs.ViewSince); settled < cfg.SettleTime {
 		d.Actions = []Action{{Kind: Wait, After: cfg.SettleTime - settled,
-			Reason: fmt.Sprintf("membership changed %s ago; settling for %s", settled, cfg.SettleTime)}}
+			Reason: fmt.Sprintf("membership changed %s ago; settling for %s", settled.Round(time.Millisecond), cfg.SettleTime)}}
 		return d
 	}
 	if who := unheard(obs); who != "" {
