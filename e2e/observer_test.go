@@ -380,18 +380,20 @@ func (w window) answered() []string {
 	return keys(seen)
 }
 
-// movesBeforeFence lists resource moves away from a faulted instance that
-// EC2 made before it showed that instance stopped or terminated: the
+// movesBeforeFence lists resource moves away from a faulted instance,
+// after the fault, that EC2 made before it showed that instance stopped
+// or terminated (a planned move away from it earlier is no violation): the
 // Elastic IP disassociated or associated elsewhere, the secondary IP
 // reassigned, the overlay route replaced. enis maps interfaces to their
 // instances for route events. The window must start before the group was
 // first placed, so that it knows every holder.
-func (w window) movesBeforeFence(faulted map[string]bool, enis map[string]string) []string {
+func (w window) movesBeforeFence(faulted map[string]time.Time, enis map[string]string) []string {
 	var out []string
 	var eipOn, ipOn, routeOn string
 	fenced := map[string]bool{}
 	check := func(r simRecord, what, from, to string) {
-		if from != "" && from != to && faulted[from] && !fenced[from] {
+		at, hit := faulted[from]
+		if from != "" && from != to && hit && !r.Time.Before(at) && !fenced[from] {
 			out = append(out, fmt.Sprintf("%s: %s moved from %s to %q before EC2 showed it stopped", r.Time.Format("15:04:05.000"), what, from, to))
 		}
 	}

@@ -27,13 +27,13 @@ type fault struct {
 	c       *cluster
 	at      time.Time
 	victim  *machine // the node the fault is about, if any
-	faulted map[string]bool
+	faulted map[string]time.Time // instance -> when the fault hit it
 }
 
 func (c *cluster) begin(victim *machine) *fault {
-	f := &fault{c: c, at: time.Now(), victim: victim, faulted: map[string]bool{}}
+	f := &fault{c: c, at: time.Now(), victim: victim, faulted: map[string]time.Time{}}
 	if victim != nil {
-		f.faulted[victim.instanceID] = true
+		f.faulted[victim.instanceID] = f.at
 	}
 	return f
 }
@@ -42,7 +42,7 @@ func (c *cluster) begin(victim *machine) *fault {
 // its IMDS and status checks stop answering, while the EC2 API still
 // shows it running until it is fenced.
 func (f *fault) crash(m *machine) {
-	f.faulted[m.instanceID] = true
+	f.faulted[m.instanceID] = time.Now()
 	if err := f.c.sim.Sim.SetMachineGone(m.instanceID, true); err != nil {
 		f.c.t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func (f *fault) crash(m *machine) {
 // isolate cuts m off from every other machine of the cluster, in both
 // directions; the client and EC2 still reach it.
 func (f *fault) isolate(m *machine) {
-	f.faulted[m.instanceID] = true
+	f.faulted[m.instanceID] = time.Now()
 	if err := m.host.Isolate(f.c.others(m)...); err != nil {
 		f.c.t.Fatal(err)
 	}
@@ -457,7 +457,7 @@ func TestTwoNodePartition(t *testing.T) {
 	}})
 	active, passive := c.owned(), c.standby()
 	f := c.begin(passive)
-	f.faulted[active.instanceID] = true
+	f.faulted[active.instanceID] = f.at
 	if err := active.host.Isolate(passive.host); err != nil {
 		t.Fatal(err)
 	}
