@@ -26,7 +26,7 @@ const recoverWithin = 90 * time.Second
 type fault struct {
 	c       *cluster
 	at      time.Time
-	victim  *machine // the node the fault is about, if any
+	victim  *machine             // the node the fault is about, if any
 	faulted map[string]time.Time // instance -> when the fault hit it
 }
 

@@ -30,7 +30,6 @@ type pyTools struct {
 	tmp         string
 	cfg, creds  string
 	RAAPIDelay  int
-	outputLimit int
 }
 
 const (
@@ -93,7 +92,7 @@ func findTools(tmp string, apiDelay int) *pyTools {
 		break
 	}
 	switch {
-	case fileExists(fenceAWSPath) == false:
+	case !fileExists(fenceAWSPath):
 		t.FenceAWSErr = fmt.Errorf("%s is not installed (Debian: apt-get install fence-agents; bench/setup-tools.sh)", fenceAWSPath)
 	case t.Python == "":
 		t.FenceAWSErr = fmt.Errorf("no Python with boto3, requests, pexpect and botocore ≥ 1.31 to point at the simulator: %s", strings.Join(tried, "; "))
