@@ -68,11 +68,11 @@ func main() {
 	flag.DurationVar(&o.call, "call-latency", 50*time.Millisecond, "latency added to every API call in the slow profile")
 	flag.DurationVar(&o.poll, "poll", 500*time.Millisecond, "ec2ha's fencing.poll_interval (the configuration default)")
 	flag.IntVar(&o.apiDelay, "ra-api-delay", 0, "api_delay (seconds slept after each EC2 change) for awseip/awsvip; their default is 3")
-	flag.BoolVar(&o.full, "full", false, "every membership profile, size and loss (about 25 minutes more)")
+	flag.BoolVar(&o.full, "full", false, "every membership profile, size and loss, and 5-minute cluster windows (roughly 40 minutes more)")
 	flag.BoolVar(&o.skipGo, "skip-go", false, "skip the go test benchmarks (for working on the report)")
 	flag.BoolVar(&o.skipMembership, "skip-membership", false, "skip the membership detection benchmarks")
 	flag.StringVar(&o.only, "only", "", "comma-separated sections to run, of: "+strings.Join(sectionNames, ", ")+" (default all)")
-	flag.DurationVar(&o.steady, "steady", 60*time.Second, "quiet window of each cluster run, from which steady-state calls per hour are extrapolated (-full: 5m)")
+	flag.DurationVar(&o.steady, "steady", 45*time.Second, "quiet window of each cluster run, from which steady-state calls per hour are extrapolated (-full: 5m)")
 	flag.StringVar(&o.groups, "cluster-groups", "1,50", "group counts of the 3-agent cluster runs (section cluster)")
 	flag.IntVar(&o.manyAgents, "many-agents", 100, "agents in the agents100 run (at most 200: one loopback address each)")
 	flag.Usage = func() {
@@ -213,8 +213,10 @@ func goBenches(o options) []goBench {
 	if o.want("members500") {
 		// One pass (b.N=1, one crash) with a hard bound: at 500 members
 		// the in-process cluster needs more CPU than a small machine has,
-		// and what happens within the bound is the finding.
-		bs = append(bs, goBench{File: "membership-fast-500.txt", Pkg: "./membership", Pattern: members500Pattern, Benchtime: "1x", Count: 1, Bound: 3 * time.Minute})
+		// and what happens within the bound is the finding. The benchmark
+		// gives up converging 45 s after the members started and says so
+		// at once; the rest of the bound is its clean-up.
+		bs = append(bs, goBench{File: "membership-fast-500.txt", Pkg: "./membership", Pattern: members500Pattern, Benchtime: "1x", Count: 1, Bound: 100 * time.Second})
 	}
 	if !o.want("membership") {
 		return bs

@@ -41,7 +41,7 @@ func (r *report) markdown() string {
 	b.p("Written by `bench/cmd/report` (`make bench`) on %s in %v. Every number below was measured in that run; the raw data is in [`bench/data/`](data/). Nothing here is run by CI.",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), r.Took.Round(time.Second))
 	b.p("")
-	b.p("Reproduce: `make bench` from the repository root (the command this run used: `%s`). The side-by-side needs Debian's `fence-agents` and `resource-agents`, a Python with boto3 ≥ 1.31 and an `aws` CLI: `bench/setup-tools.sh` installs what apt can. `go run ./bench/cmd/report -full` adds every membership profile, size and loss rate (about 25 minutes more).", r.Command)
+	b.p("Reproduce: `make bench` from the repository root (the command this run used: `%s`). The side-by-side needs Debian's `fence-agents` and `resource-agents`, a Python with boto3 ≥ 1.31 and an `aws` CLI: `bench/setup-tools.sh` installs what apt can. `go run ./bench/cmd/report -full` adds every membership profile, size and loss rate and 5-minute steady-state windows (roughly 40 minutes more); `-only SECTION,...` runs some sections only.", r.Command)
 	b.p("")
 	b.p("## Machine")
 	b.p("")
@@ -415,7 +415,7 @@ func (r *report) membershipSection(b *md) {
 	b.p("Commands: %s.", strings.Join(cmds, ", "))
 	b.p("")
 	if !r.opts.full {
-		b.p("Not measured in this run, to keep `make bench` near 10 minutes: fast at 100 members with 1%% and 5%% loss, lan beyond 3 members without loss (each lan crash takes 6–10 s to detect), and wan. `go run ./bench/cmd/report -full` runs every fast and lan row with 20 and 10 crashes.")
+		b.p("Not measured in this run, to keep `make bench` near 25 minutes: fast at 100 members with 1%% and 5%% loss, lan beyond 3 members without loss (each lan crash takes 6–10 s to detect), and wan. `go run ./bench/cmd/report -full` runs every fast and lan row with 20 and 10 crashes.")
 	}
 	r.members500(b)
 	b.p("")
