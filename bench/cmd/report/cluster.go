@@ -63,6 +63,12 @@ type clusterResult struct {
 	// FailoverTook is from the crash to the start of the victim's last
 	// group on a survivor.
 	FailoverTook time.Duration
+	// Milestones of the failover since the crash, from the agents'
+	// histories: detected (the first member-failed about the victim),
+	// fence-requested and fence-confirmed (the fence event and its
+	// duration), first-move and last-move (the victim's groups' address
+	// moves).
+	Milestones map[string]time.Duration `json:",omitempty"`
 }
 
 // window is what happened between two snapshots of the cluster.
@@ -130,6 +136,7 @@ type cluster struct {
 	mu      sync.Mutex
 	started map[string]startEvent // group -> its newest successful start
 	failed  []failedEvent         // member-failed events in any agent's history
+	events  []api.Event           // fence and move events, from any agent's history
 }
 
 type failedEvent struct {
@@ -274,6 +281,7 @@ func runCluster(ctx context.Context, bin string, spec clusterSpec, logDir string
 		return res
 	}
 	res.FailoverTook = done.Sub(fault)
+	res.Milestones = c.milestones(fault, victim, owned)
 	// The fence's history tags and the next resync come just after the
 	// last start; two seconds more catch them.
 	if err := sleep(ctx, 2*time.Second); err != nil {
@@ -441,6 +449,9 @@ func (c *cluster) readHistory(ctx context.Context, n *clusterNode) {
 		n.afterSeq = max(n.afterSeq, e.Seq)
 		if e.Kind == "member-failed" {
 			c.failed = append(c.failed, failedEvent{Observer: n.node.Name, Member: e.Node, At: e.Time})
+		}
+		if (e.Kind == "fence" || e.Kind == "move") && e.Outcome == api.OutcomeOK {
+			c.events = append(c.events, e)
 		}
 		if e.Kind == "start" && e.Outcome == api.OutcomeOK && e.Group != "" {
 			if old, ok := c.started[e.Group]; !ok || e.Time.After(old.At) {
@@ -612,4 +623,35 @@ func copyLogs(from, to string) error {
 		}
 	}
 	return nil
+}
+
+func (c *cluster) milestones(fault time.Time, victim string, groups []string) map[string]time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := map[string]time.Duration{}
+	first := func(key string, at time.Time) {
+		if d := at.Sub(fault); d >= 0 {
+			if old, ok := m[key]; !ok || d < old {
+				m[key] = d
+			}
+		}
+	}
+	for _, f := range c.failed {
+		if f.Member == victim {
+			first("detected", f.At)
+		}
+	}
+	for _, e := range c.events {
+		switch {
+		case e.Kind == "fence" && e.Node == victim:
+			first("fence-requested", e.Time.Add(-e.Duration))
+			first("fence-confirmed", e.Time)
+		case e.Kind == "move" && slices.Contains(groups, e.Group):
+			first("first-move", e.Time)
+			if d := e.Time.Sub(fault); d >= 0 && d > m["last-move"] {
+				m["last-move"] = d
+			}
+		}
+	}
+	return m
 }

@@ -150,15 +150,15 @@ func (r *report) callsSection(b *md) {
 	b.p("")
 	b.p("**Per failover** (the owner of the first group crashes: agent SIGKILLed, instance gone; counted on the survivors and the simulator from the crash until 2 s after the victim's last group started elsewhere):")
 	b.p("")
-	b.p("| cluster | groups moved | crash → last group started | calls (simulator) | minus the steady-state rate over the span | by action (simulator) |")
-	b.p("|---|---|---|---|---|---|")
+	b.p("| cluster | groups moved | crash → last group started | milestones after the crash (agents' histories) | calls (simulator) | minus the steady-state rate over the span | by action (simulator) |")
+	b.p("|---|---|---|---|---|---|---|")
 	for _, c := range r.Clusters {
 		if c.Failover == nil {
 			reason := c.Err
 			if reason == "" {
 				reason = "not run"
 			}
-			b.p("| %s | – | – | %s | | |", c.Spec.Name, oneLine(reason))
+			b.p("| %s | – | – | – | %s | | |", c.Spec.Name, oneLine(reason))
 			continue
 		}
 		f := c.Failover
@@ -167,15 +167,20 @@ func (r *report) callsSection(b *md) {
 			steadyRate = float64(c.Steady.simTotal()) / c.Steady.Took.Seconds()
 		}
 		net := float64(f.simTotal()) - steadyRate*f.Took.Seconds()
-		b.p("| %s | %d of %d (%s's) | %s ms | %d | %s | %s |", c.Spec.Name, c.VictimOwned, c.Spec.Groups, c.Victim, msOf(c.FailoverTook), f.simTotal(), num(net), byAction(f.Sim))
+		b.p("| %s | %d of %d (%s's) | %s ms | %s | %d | %s | %s |", c.Spec.Name, c.VictimOwned, c.Spec.Groups, c.Victim, msOf(c.FailoverTook), milestoneText(c.Milestones), f.simTotal(), num(net), byAction(f.Sim))
 	}
 	b.p("")
 	b.p("Sections 1 and 2 give the calls of one fence and one group's moves in isolation; here they come with the coordinator's reads before each action, the fence's polls every `fencing.poll_interval` through the %v stop, and the history tags.", ecStop())
 	b.p("")
+	notes := false
 	for _, c := range r.Clusters {
 		for _, n := range c.Notes {
 			b.p("- %s: %s", c.Spec.Name, oneLine(n))
+			notes = true
 		}
+	}
+	if notes {
+		b.p("")
 	}
 }
 
@@ -238,11 +243,11 @@ func (r *report) resourceSection(b *md) {
 	}
 	b.p("The same runs as 6b. Read from `/proc/PID/status` (VmRSS; VmHWM, the peak so far) and `/proc/PID/stat` (utime+stime of the agent; cutime+cstime, the hook commands it ran and reaped), per agent process. CPU is the share of one core over the window. Idle is the steady-state window; during a failover is the survivors from the crash until 2 s after the last group started.")
 	b.p("")
-	b.p("| cluster | phase | agents | RSS MiB: median | max | peak (VmHWM) max | agent CPU %%: median | max | coordinator / new owner | hooks CPU %%: median |")
-	b.p("|---|---|---|---|---|---|---|---|---|---|")
+	b.p("| cluster | phase | agents | RSS MiB: median | max | peak (VmHWM) max | agent CPU %%: median | max | all agents | coordinator / new owner | hooks CPU %%: median |")
+	b.p("|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, c := range r.Clusters {
 		if c.Err != "" && c.Steady.Took == 0 {
-			b.p("| %s | – | failed: %s | | | | | | | |", c.Spec.Name, oneLine(c.Err))
+			b.p("| %s | – | failed: %s | | | | | | | | |", c.Spec.Name, oneLine(c.Err))
 			continue
 		}
 		r.resourceRow(b, c, "idle", c.Steady, c.Coordinator)
@@ -251,7 +256,10 @@ func (r *report) resourceSection(b *md) {
 		}
 	}
 	b.p("")
-	b.p("The machine has %s CPUs shared with other work, so CPU shares are upper bounds of what the agent needs: a starved process also spends more time catching up. The %s run starts every agent at once on this machine; its start-up took as long as the row's note says.", r.Machine["cpus"], manyName(r))
+	b.p("The machine has %s CPUs shared with other work, so CPU shares are upper bounds of what the agent needs: a starved process also spends more time catching up.", r.Machine["cpus"])
+	if many := manyName(r); many != "" {
+		b.p("The %s run starts every agent at once, each probing and gossiping with the fast profile; its agents' CPU shares add up to how much of this machine it takes (see the false positives in 6b when it is not enough).", many)
+	}
 	b.p("")
 	for _, c := range r.Clusters {
 		if c.Startup > 0 {
@@ -267,7 +275,7 @@ func manyName(r *report) string {
 			return c.Spec.Name
 		}
 	}
-	return "many-agent"
+	return ""
 }
 
 // ownerAfter is the survivor that did the most EC2 calls in the failover:
@@ -291,10 +299,11 @@ func (c clusterResult) ownerAfter() string {
 
 func (r *report) resourceRow(b *md, c clusterResult, phase string, w window, lead string) {
 	var rss, cpu, hooks []float64
-	peak := 0.0
+	peak, sum := 0.0, 0.0
 	for _, p := range w.Procs {
 		rss = append(rss, p.RSSMiB)
 		cpu = append(cpu, p.CPUPct)
+		sum += p.CPUPct
 		hooks = append(hooks, p.HooksCPUPct)
 		peak = max(peak, p.PeakMiB)
 	}
@@ -303,8 +312,8 @@ func (r *report) resourceRow(b *md, c clusterResult, phase string, w window, lea
 	if p, ok := w.Procs[lead]; ok {
 		leadText = fmt.Sprintf("%s: %s MiB, %s%%", lead, num(p.RSSMiB), num(p.CPUPct))
 	}
-	b.p("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |", c.Spec.Name, phase, rs.N, num(rs.Median), num(rs.Max), num(peak),
-		num(cs.Median), num(cs.Max), leadText, num(hs.Median))
+	b.p("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |", c.Spec.Name, phase, rs.N, num(rs.Median), num(rs.Max), num(peak),
+		num(cs.Median), num(cs.Max), num(sum), leadText, num(hs.Median))
 }
 
 // The 500-member attempt's outcome, read from its go test output.
@@ -404,4 +413,17 @@ func (r *report) members500(b *md) {
 		b.p("So detection at 500 members is not measured here. No member had been crashed yet when the run gave up, so any member the observer saw as dead or suspect was a false positive. Every in-process member runs its own probe and gossip timers: at fast's 250 ms probe and 100 ms gossip interval, 500 members ask for about 2,000 probes (each with a 200 ms timeout) and 5,000 encrypted gossip rounds to 3 peers a second from these cores, so probes are answered late, members are suspected and, without enough CPU to refute in time, declared dead. On a multi-host test bed each host runs one member; this machine cannot stand in for that.")
 	}
 	b.p("")
+}
+
+func milestoneText(m map[string]time.Duration) string {
+	var parts []string
+	for _, k := range []string{"detected", "fence-requested", "fence-confirmed", "first-move", "last-move"} {
+		if d, ok := m[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s %s ms", k, msOf(d)))
+		}
+	}
+	if len(parts) == 0 {
+		return "–"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ec2ha/ec2ha/internal/api"
 )
 
 func TestSummarize(t *testing.T) {
@@ -232,5 +234,33 @@ func TestWindowPerHour(t *testing.T) {
 	}
 	if got := (window{}).perHour(10); got != 0 {
 		t.Fatalf("empty window %v", got)
+	}
+}
+
+func TestMilestones(t *testing.T) {
+	fault := time.Unix(1000, 0)
+	c := &cluster{
+		failed: []failedEvent{
+			{Observer: "node-2", Member: "node-1", At: fault.Add(1600 * time.Millisecond)},
+			{Observer: "node-3", Member: "node-1", At: fault.Add(1500 * time.Millisecond)},
+			{Observer: "node-2", Member: "node-3", At: fault.Add(-time.Minute)}, // before the crash, another member
+		},
+		events: []api.Event{
+			{Kind: "fence", Node: "node-1", Time: fault.Add(5100 * time.Millisecond), Duration: 3 * time.Second},
+			{Kind: "move", Group: "web", Time: fault.Add(5200 * time.Millisecond)},
+			{Kind: "move", Group: "2", Time: fault.Add(7000 * time.Millisecond)},
+			{Kind: "move", Group: "3", Time: fault.Add(9000 * time.Millisecond)}, // not the victim's
+		},
+	}
+	m := c.milestones(fault, "node-1", []string{"web", "2"})
+	want := map[string]time.Duration{"detected": 1500 * time.Millisecond, "fence-requested": 2100 * time.Millisecond,
+		"fence-confirmed": 5100 * time.Millisecond, "first-move": 5200 * time.Millisecond, "last-move": 7 * time.Second}
+	for k, w := range want {
+		if m[k] != w {
+			t.Errorf("%s = %v, want %v", k, m[k], w)
+		}
+	}
+	if len(m) != len(want) {
+		t.Errorf("milestones %v", m)
 	}
 }
