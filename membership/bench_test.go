@@ -3,6 +3,7 @@ package membership
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -19,8 +20,14 @@ import (
 //	go test -run XXX -bench 'Detection/fast/n=3/' -benchtime 20x ./membership
 func BenchmarkDetection(b *testing.B) {
 	for _, profile := range []string{"fast", "lan"} {
-		for _, n := range []int{3, 10, 100} {
+		for _, n := range []int{3, 10, 100, 500} {
 			for _, loss := range []float64{0, 0.01, 0.05} {
+				// 500 members only as one fast, loss-free row: issue 10
+				// asks for it in process, and on a small machine each
+				// further row would only repeat how the CPU runs out.
+				if n == 500 && (profile != "fast" || loss != 0) {
+					continue
+				}
 				name := fmt.Sprintf("%s/n=%d/loss=%g%%", profile, n, loss*100)
 				b.Run(name, func(b *testing.B) { benchDetection(b, profile, n, loss) })
 			}
@@ -30,15 +37,15 @@ func BenchmarkDetection(b *testing.B) {
 
 func benchDetection(b *testing.B, profile string, size int, loss float64) {
 	c := newCluster(b, Config{Profile: profile, Quorum: QuorumPolicy{ExpectedVotes: size}})
+	t0 := time.Now()
 	names := make([]string, size)
 	for i := range names {
 		names[i] = fmt.Sprintf("n%03d", i)
 		c.start(names[i])
 	}
+	started := time.Since(t0)
 	observer := c.nodes[names[0]]
-	eventually(b, "the cluster to converge", func() (bool, string) {
-		return len(observer.View().Members) == size && observer.Quorum().Votes == size, states(observer.View())
-	})
+	converge(b, observer, size, started)
 	c.net.SetLoss(loss)
 
 	// Steady-state bandwidth over a quiet window.
@@ -129,4 +136,31 @@ func benchDetection(b *testing.B, profile string, size int, loss float64) {
 	timing, _ := ResolveTiming(profile, Timing{})
 	b.Logf("%s n=%d loss=%g%%: %d crashes, median %v p99 %v (expected ≈%v, bound %v), %d false positives in %v, %.0f B/s per node",
 		profile, size, loss*100, len(detections), pct(0.5), pct(0.99), timing.ExpectedDetection(size), timing.DetectionBound(size), falsePositives, elapsed.Round(time.Second), bytesPerNodeSec)
+}
+
+// converge waits, like eventually, for the observer to see every member
+// alive, but reports a failure on stderr at once, with a count per state
+// instead of every name: a benchmark's log is printed only when it
+// returns, and after a failure a large cluster's clean-up (each node's
+// Shutdown) can outlast the caller's patience.
+func converge(b *testing.B, observer *Node, size int, started time.Duration) {
+	b.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		v := observer.View()
+		if len(v.Members) == size && observer.Quorum().Votes == size {
+			return
+		}
+		if time.Now().After(deadline) {
+			counts := map[State]int{}
+			for _, m := range v.Members {
+				counts[m.State]++
+			}
+			msg := fmt.Sprintf("n=%d: not converged %v after the last of the members started (starting them took %v); the observer sees %d members: %v, %d votes",
+				size, waitTimeout, started.Round(time.Millisecond), len(v.Members), counts, observer.Quorum().Votes)
+			fmt.Fprintln(os.Stderr, msg)
+			b.Fatal(msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

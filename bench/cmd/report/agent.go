@@ -15,10 +15,11 @@ import (
 	"time"
 )
 
-// The figures that need the agent come from `ec2ha demo --json`. The
-// demo is written elsewhere; this reads its output tolerantly and says
-// "not measured" with the reason when something is missing. What it looks
-// for is described in bench/README.md.
+// The failover timeline comes from `ec2ha demo --json`. The demo is
+// written elsewhere; this reads its output tolerantly and says "not
+// measured" with the reason when something is missing. What it looks for
+// is described in bench/README.md. EC2 calls and agent resources come
+// from the cluster runs (cluster.go).
 
 type demoResult struct {
 	NotMeasured string // reason the whole demo section is empty
@@ -29,18 +30,63 @@ type demoResult struct {
 	SinceMS     map[string][]float64 // per step: time since the fault
 	TotalMS     []float64
 	DowntimeMS  []float64 // client-observed
-	// Agent-side figures, each with its own reason when absent.
-	CallsPerFailover    []float64
-	CallsPerHour        []float64
-	CallsMissing        string
-	RSSIdleMB, RSSFail  []float64
-	CPUIdlePct, CPUFail []float64
-	ResourceMissing     string
-	Raw                 []string // data files
+	// PhaseMS are the failover's parts (phaseOrder), one value per run.
+	PhaseMS map[string][]float64
+	// What the demo configures, to subtract from the phases.
+	Configured demoConfigured
+	Raw        []string // data files
+}
+
+func newDemoResult(command string) demoResult {
+	return demoResult{Command: command, StepMS: map[string][]float64{}, SinceMS: map[string][]float64{},
+		PhaseMS: map[string][]float64{}, Configured: configuredByDemo()}
+}
+
+// The parts of a failover in the report's breakdown, from the demo's
+// milestones (internal/demo's Step* keys).
+const (
+	phaseDetection = "detection (fault → a member declares it failed)"
+	phaseDecision  = "quorum and decision (→ fence requested)"
+	phaseFence     = "fence (requested → EC2 reports stopped)"
+	phaseMoves     = "address moves (→ Elastic IP and overlay route moved)"
+	phaseService   = "service answering (→ first 200 from the new owner)"
+	phaseServing   = "fault → service answering"
+)
+
+var phaseOrder = []string{phaseDetection, phaseDecision, phaseFence, phaseMoves, phaseService, phaseServing}
+
+// phases splits one run's milestones (ms since the fault) into the
+// failover's parts; a part whose ends are missing is left out.
+func phases(since map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	span := func(name, from, to string) {
+		a, okA := since[from]
+		b, okB := since[to]
+		if okA && okB {
+			out[name] = b - a
+		}
+	}
+	if _, ok := since["fault"]; !ok && len(since) > 0 {
+		since["fault"] = 0
+	}
+	// The moves end when the later of the two addresses has moved.
+	if e, ok := since["eip-moved"]; ok {
+		since["moved"] = e
+	}
+	if o, ok := since["overlay-moved"]; ok && o > since["moved"] {
+		since["moved"] = o
+	}
+	span(phaseDetection, "fault", "detected")
+	span(phaseDecision, "detected", "fence-requested")
+	span(phaseFence, "fence-requested", "fence-confirmed")
+	span(phaseMoves, "fence-confirmed", "moved")
+	span(phaseService, "moved", "serving")
+	span(phaseServing, "fault", "serving")
+	return out
 }
 
 func runDemo(ctx context.Context, bin string, runs int, dataDir string) demoResult {
-	d := demoResult{Command: bin + " demo --json", StepMS: map[string][]float64{}, SinceMS: map[string][]float64{}}
+	d := newDemoResult(bin + " demo --json")
 	if _, err := os.Stat(bin); err != nil {
 		d.NotMeasured = fmt.Sprintf("%s does not exist (make build failed?)", bin)
 		return d
@@ -79,12 +125,6 @@ func runDemo(ctx context.Context, bin string, runs int, dataDir string) demoResu
 	}
 	if len(d.Steps) == 0 && len(d.TotalMS) == 0 {
 		d.NotMeasured = fmt.Sprintf("`%s` output has no timeline (no steps/timeline/phases array with durations; see bench/README.md)", d.Command)
-	}
-	if len(d.CallsPerHour) == 0 && len(d.CallsPerFailover) == 0 {
-		d.CallsMissing = "the demo's JSON carries no EC2 call counts (ec2_calls, or agents' Prometheus text with ec2ha_ec2_api_calls_total)"
-	}
-	if len(d.RSSIdleMB)+len(d.RSSFail)+len(d.CPUIdlePct)+len(d.CPUFail) == 0 {
-		d.ResourceMissing = "the demo's JSON carries no per-agent resident memory or CPU (agents[].rss_bytes/cpu_seconds, or Prometheus process_resident_memory_bytes/process_cpu_seconds_total)"
 	}
 	return d
 }
@@ -126,6 +166,7 @@ func (d *demoResult) absorb(v any) {
 			return
 		}
 	}
+	since := map[string]float64{} // this run's steps, since the fault
 	for _, key := range []string{"steps", "timeline", "phases", "events"} {
 		arr, ok := m[key].([]any)
 		if !ok {
@@ -138,8 +179,9 @@ func (d *demoResult) absorb(v any) {
 			}
 			name := firstString(o, "key", "name", "step", "phase", "event")
 			dur, ok := durationMS(o, "step_ns", "duration_ms", "durationMs", "ms", "duration", "seconds", "took")
-			if since, ok := durationMS(o, "since_fault_ns", "since_ms"); ok && name != "" {
-				d.SinceMS[name] = append(d.SinceMS[name], since)
+			if at, ok := durationMS(o, "since_fault_ns", "since_ms"); ok && name != "" {
+				d.SinceMS[name] = append(d.SinceMS[name], at)
+				since[name] = at
 			}
 			if name == "" || !ok {
 				continue
@@ -151,71 +193,15 @@ func (d *demoResult) absorb(v any) {
 		}
 		break
 	}
+	for k, v := range phases(since) {
+		d.PhaseMS[k] = append(d.PhaseMS[k], v)
+	}
 	if t, ok := durationMS(m, "total_ns", "total_ms", "totalMs", "total", "total_seconds"); ok {
 		d.TotalMS = append(d.TotalMS, t)
 	}
 	if t, ok := durationMS(m, "client_downtime_ns", "client_downtime_ms", "downtime_ms"); ok {
 		d.DowntimeMS = append(d.DowntimeMS, t)
 	}
-	if c, ok := m["ec2_calls"].(map[string]any); ok {
-		if x, ok := number(c["failover"]); ok {
-			d.CallsPerFailover = append(d.CallsPerFailover, x)
-		}
-		if x, ok := number(c["steady_per_hour"]); ok {
-			d.CallsPerHour = append(d.CallsPerHour, x)
-		}
-	}
-	agents, _ := m["agents"].([]any)
-	for _, a := range agents {
-		o, ok := a.(map[string]any)
-		if !ok {
-			continue
-		}
-		phase := firstString(o, "phase", "when")
-		rss, okR := number(o["rss_bytes"])
-		cpu, okC := number(o["cpu_percent"])
-		if text, ok := o["metrics"].(string); ok {
-			pm := promValues(text)
-			if !okR {
-				rss, okR = pm["process_resident_memory_bytes"], pm["process_resident_memory_bytes"] > 0
-			}
-		}
-		switch {
-		case phase == "failover":
-			if okR {
-				d.RSSFail = append(d.RSSFail, rss/(1<<20))
-			}
-			if okC {
-				d.CPUFail = append(d.CPUFail, cpu)
-			}
-		default:
-			if okR {
-				d.RSSIdleMB = append(d.RSSIdleMB, rss/(1<<20))
-			}
-			if okC {
-				d.CPUIdlePct = append(d.CPUIdlePct, cpu)
-			}
-		}
-	}
-}
-
-// promValues sums each metric family's samples in Prometheus text.
-func promValues(text string) map[string]float64 {
-	out := map[string]float64{}
-	for _, line := range strings.Split(text, "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		name, _, _ := strings.Cut(f[0], "{")
-		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
-			out[name] += v
-		}
-	}
-	return out
 }
 
 func firstString(o map[string]any, keys ...string) string {

@@ -13,6 +13,7 @@ type goRun struct {
 	Bench   goBench
 	Results benchResults
 	Took    time.Duration
+	Usage   usage
 	Err     string
 }
 
@@ -25,6 +26,7 @@ type report struct {
 	Profiles  []profile
 	Scen      *scenarioResult
 	Demo      demoResult
+	Clusters  []clusterResult
 	Took      time.Duration
 }
 
@@ -39,7 +41,7 @@ func (r *report) markdown() string {
 	b.p("Written by `bench/cmd/report` (`make bench`) on %s in %v. Every number below was measured in that run; the raw data is in [`bench/data/`](data/). Nothing here is run by CI.",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), r.Took.Round(time.Second))
 	b.p("")
-	b.p("Reproduce: `make bench` from the repository root (the command this run used: `%s`). The side-by-side needs Debian's `fence-agents` and `resource-agents`, a Python with boto3 ≥ 1.31 and an `aws` CLI: `bench/setup-tools.sh` installs what apt can. `go run ./bench/cmd/report -full` adds every membership profile, size and loss rate (about 25 minutes more).", r.Command)
+	b.p("Reproduce: `make bench` from the repository root (the command this run used: `%s`). The side-by-side needs Debian's `fence-agents` and `resource-agents`, a Python with boto3 ≥ 1.31 and an `aws` CLI: `bench/setup-tools.sh` installs what apt can. `go run ./bench/cmd/report -full` adds every membership profile, size and loss rate and 5-minute steady-state windows (roughly 40 minutes more); `-only SECTION,...` runs some sections only.", r.Command)
 	b.p("")
 	b.p("## Machine")
 	b.p("")
@@ -62,16 +64,29 @@ func (r *report) markdown() string {
 	b.p("- **floor**: the part of a run's wall time the simulator's configured latencies impose: the call latency of every call before `StopInstances`, of `StopInstances`, and of every call after the instance reached `stopped`, plus the stop latency; polls made while the instance is stopping overlap it. For moves every call counts. **overhead = wall − floor**: the controller's own time (process start, SDK, HTTP, waiting between polls). In the zero profile the floor is 0.")
 	b.p("")
 
-	r.fenceSection(&b)
-	r.movesSection(&b)
-	r.sideBySide(&b)
+	if skipped := r.skipped(); len(skipped) > 0 {
+		b.p("**Partial run**: only `-only %s`; not run: %s. Those sections say so below.", r.opts.only, strings.Join(skipped, ", "))
+		b.p("")
+	}
+	if r.Scen != nil {
+		r.fenceSection(&b)
+		r.movesSection(&b)
+		r.sideBySide(&b)
+	} else {
+		b.p("## 1–3. Fence, address moves, side by side")
+		b.p("")
+		b.p("Not run in this run (section `scenarios`).")
+		b.p("")
+	}
 	r.membershipSection(&b)
 	r.microSection(&b)
 	r.agentSections(&b)
 
 	b.p("## Raw data")
 	b.p("")
-	b.p("- `data/scenarios.csv`: every scenario sample (profile, tool, operation, wall, EC2 calls, floor, overhead, outcome).")
+	if r.Scen != nil {
+		b.p("- `data/scenarios.csv`: every scenario sample (profile, tool, operation, wall, EC2 calls, floor, overhead, outcome).")
+	}
 	for _, f := range sortedKeys(r.Go) {
 		g := r.Go[f]
 		b.p("- `data/%s`: `%s` (%v)", f, g.Bench.command(), g.Took.Round(time.Second))
@@ -81,6 +96,9 @@ func (r *report) markdown() string {
 	}
 	for _, f := range r.Demo.Raw {
 		b.p("- `data/%s`: `%s` output.", f, r.Demo.Command)
+	}
+	for _, c := range r.Clusters {
+		b.p("- `data/cluster-%s.json`: the %s run (section 6b/6c), every per-agent count and /proc reading.", slug(c.Spec.Name), c.Spec.Name)
 	}
 	if r.Scen != nil && len(r.Scen.Errors) > 0 {
 		b.p("")
@@ -331,7 +349,7 @@ func (r *report) membershipSection(b *md) {
 	var rows []row
 	var cmds []string
 	for _, f := range sortedKeys(r.Go) {
-		if !strings.HasPrefix(f, "membership") {
+		if !strings.HasPrefix(f, "membership") || f == "membership-fast-500.txt" {
 			continue
 		}
 		g := r.Go[f]
@@ -363,8 +381,13 @@ func (r *report) membershipSection(b *md) {
 		}
 	}
 	if len(rows) == 0 {
-		b.p("Not measured in this run (`-skip-membership` or the benchmark failed; see Errors).")
+		if r.opts.want("membership") {
+			b.p("Not measured: the benchmark failed (see Errors).")
+		} else {
+			b.p("Not run in this run (section `membership`).")
+		}
 		b.p("")
+		r.members500(b)
 		return
 	}
 	slices.SortFunc(rows, func(a, c row) int {
@@ -392,9 +415,9 @@ func (r *report) membershipSection(b *md) {
 	b.p("Commands: %s.", strings.Join(cmds, ", "))
 	b.p("")
 	if !r.opts.full {
-		b.p("Not measured in this run, to keep `make bench` near 10 minutes: fast at 100 members with 1%% and 5%% loss, lan beyond 3 members without loss (each lan crash takes 6–10 s to detect), and wan. `go run ./bench/cmd/report -full` runs every fast and lan row with 20 and 10 crashes.")
+		b.p("Not measured in this run, to keep `make bench` near 25 minutes: fast at 100 members with 1%% and 5%% loss, lan beyond 3 members without loss (each lan crash takes 6–10 s to detect), and wan. `go run ./bench/cmd/report -full` runs every fast and lan row with 20 and 10 crashes.")
 	}
-	b.p("500 members in process: not measured. BenchmarkDetection has no 500-member row, and it was not attempted: one 100-member row already takes minutes on this machine's %s CPUs, and 500 in-process memberlist nodes there would mostly measure the benchmark starving itself of CPU; it belongs on a multi-host test bed.", r.Machine["cpus"])
+	r.members500(b)
 	b.p("")
 	b.p("With so few crashes per row the p99 is the slowest crash; a false-positive rate of 0 over a few minutes bounds the rate only loosely (see the run length).")
 	b.p("")
@@ -439,74 +462,5 @@ func (r *report) microSection(b *md) {
 	if r.Benchstat != "" {
 		b.p("benchstat's view of the same files is in `data/%s`.", r.Benchstat)
 	}
-	b.p("")
-}
-
-func (r *report) agentSections(b *md) {
-	d := r.Demo
-	b.p("## 6. Figures that need the agent (filled in from `%s`)", d.Command)
-	b.p("")
-	b.p("These sections are produced from `ec2ha demo --json` when it exists and works (the shape read is described in `bench/README.md`); otherwise each says why it is empty. Runs: %d.", d.Runs)
-	b.p("")
-	b.p("### 6a. Failover timeline: detection, quorum/decision, fence, moves, service answering")
-	b.p("")
-	if d.NotMeasured != "" {
-		b.p("Not measured: %s.", strings.TrimSuffix(d.NotMeasured, "."))
-	} else {
-		b.p("Each step's time since the step before it (ms), and since the fault:")
-		b.p("")
-		b.p("| step | runs | median | p99 | min–max | MAD | since the fault: median | p99 |")
-		b.p("|---|---|---|---|---|---|---|---|")
-		for _, s := range d.Steps {
-			since := summarize(d.SinceMS[s], "ms")
-			b.p("| %s | %s | %s | %s |", s, summarize(d.StepMS[s], "ms").cells(), num(since.Median), num(since.P99))
-		}
-		if len(d.TotalMS) > 0 {
-			b.p("| **total** | %s | | |", summarize(d.TotalMS, "ms").cells())
-		}
-		if len(d.DowntimeMS) > 0 {
-			b.p("| **client-observed downtime** | %s | | |", summarize(d.DowntimeMS, "ms").cells())
-		}
-		b.p("")
-		b.p("The demo's simulator uses `ec2sim.DemoDurations` (instances stay `stopping` 3 s and `pending` 2 s), so fence-confirmed and the replacement steps include those configured latencies; the rest is ec2ha's own time.")
-	}
-	b.p("")
-	b.p("### 6b. EC2 API calls per failover and per hour in steady state")
-	b.p("")
-	switch {
-	case d.NotMeasured != "":
-		b.p("Not measured: %s.", strings.TrimSuffix(d.NotMeasured, "."))
-	case d.CallsMissing != "":
-		b.p("Not measured: %s.", d.CallsMissing)
-	default:
-		if len(d.CallsPerFailover) > 0 {
-			b.p("- per failover: %s", summarize(d.CallsPerFailover, "").cells())
-		}
-		if len(d.CallsPerHour) > 0 {
-			b.p("- per hour, steady state: %s", summarize(d.CallsPerHour, "").cells())
-		}
-		b.p("")
-		b.p("(n | median | p99 | min–max | MAD)")
-	}
-	b.p("")
-	b.p("Section 1 and 2 give the calls of one fence and one group's moves; the 1-group vs 50-group steady state of issue 10 needs the agent's `ec2ha_ec2_api_calls_total` over a quiet hour.")
-	b.p("")
-	b.p("### 6c. Agent resident memory and CPU, idle and during a failover")
-	b.p("")
-	switch {
-	case d.NotMeasured != "":
-		b.p("Not measured: %s.", strings.TrimSuffix(d.NotMeasured, "."))
-	case d.ResourceMissing != "":
-		b.p("Not measured: %s.", d.ResourceMissing)
-	default:
-		b.p("| | n | median | p99 | min–max | MAD |")
-		b.p("|---|---|---|---|---|---|")
-		b.p("| RSS idle (MiB) | %s |", summarize(d.RSSIdleMB, "").cells())
-		b.p("| RSS during failover (MiB) | %s |", summarize(d.RSSFail, "").cells())
-		b.p("| CPU idle (%%) | %s |", summarize(d.CPUIdlePct, "").cells())
-		b.p("| CPU during failover (%%) | %s |", summarize(d.CPUFail, "").cells())
-	}
-	b.p("")
-	b.p("100-member agent figures: not measured; the demo runs 3 agents.")
 	b.p("")
 }
