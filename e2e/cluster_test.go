@@ -309,19 +309,18 @@ func (c *cluster) describe(id string) (netip.Addr, string, error) {
 	if err != nil {
 		return netip.Addr{}, "", err
 	}
-	for _, r := range out.Reservations {
-		for _, in := range r.Instances {
-			addr, err := netip.ParseAddr(aws.ToString(in.PrivateIpAddress))
-			eni := ""
-			for _, ni := range in.NetworkInterfaces {
-				if ni.Attachment != nil && aws.ToInt32(ni.Attachment.DeviceIndex) == 0 {
-					eni = aws.ToString(ni.NetworkInterfaceId)
-				}
-			}
-			return addr, eni, err
+	if len(out.Reservations) == 0 || len(out.Reservations[0].Instances) == 0 {
+		return netip.Addr{}, "", fmt.Errorf("instance %s not found", id)
+	}
+	in := out.Reservations[0].Instances[0]
+	addr, err := netip.ParseAddr(aws.ToString(in.PrivateIpAddress))
+	eni := ""
+	for _, ni := range in.NetworkInterfaces {
+		if ni.Attachment != nil && aws.ToInt32(ni.Attachment.DeviceIndex) == 0 {
+			eni = aws.ToString(ni.NetworkInterfaceId)
 		}
 	}
-	return netip.Addr{}, "", fmt.Errorf("instance %s not found", id)
+	return addr, eni, err
 }
 
 // connect ties EC2 to the bed, in the order the simulator reports:
@@ -650,24 +649,4 @@ func (c *cluster) instanceState(id string) string {
 		}
 	}
 	return "unknown"
-}
-
-// running lists the cluster's running instances.
-func (c *cluster) running() []string {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := c.ec2.DescribeInstances(ctx, &awsec2.DescribeInstancesInput{Filters: []types.Filter{
-		{Name: aws.String("instance-state-name"), Values: []string{"running"}},
-		{Name: aws.String("tag:" + config.ClusterTagKey), Values: []string{demo.ClusterName}},
-	}})
-	if err != nil {
-		return nil
-	}
-	var ids []string
-	for _, r := range out.Reservations {
-		for _, in := range r.Instances {
-			ids = append(ids, aws.ToString(in.InstanceId))
-		}
-	}
-	return ids
 }

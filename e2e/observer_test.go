@@ -281,13 +281,6 @@ func (o *observer) lastServiceAnswer() string {
 	return svc.Node
 }
 
-// mark returns the observer's position, to check a window from it.
-func (o *observer) mark() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.ticks)
-}
-
 // window is what the observer recorded since a time.
 type window struct {
 	from    time.Time

@@ -186,20 +186,34 @@ type Route struct {
 // ObserveRoutes reads the target of destination (a /32 CIDR) in each
 // route table with one DescribeRouteTables call.
 func ObserveRoutes(ctx context.Context, api ec2.API, tables []string, destination string) (map[string]Route, error) {
+	all, err := ObserveRoutesTo(ctx, api, tables, []string{destination})
+	return all[destination], err
+}
+
+// ObserveRoutesTo is ObserveRoutes for several destinations at once, in
+// one DescribeRouteTables over the tables of all of them: a cluster with
+// many overlay IPs reads its routes in one call, not one per address.
+// The result maps each destination to its route in every table.
+func ObserveRoutesTo(ctx context.Context, api ec2.API, tables, destinations []string) (map[string]map[string]Route, error) {
 	out, err := api.DescribeRouteTables(ctx, &awsec2.DescribeRouteTablesInput{RouteTableIds: tables})
 	if err != nil {
 		return nil, fmt.Errorf("describing route tables %v: %w", tables, err)
 	}
-	got := make(map[string]Route, len(tables))
+	got := make(map[string]map[string]Route, len(destinations))
+	for _, d := range destinations {
+		got[d] = make(map[string]Route, len(tables))
+	}
 	for _, t := range out.RouteTables {
 		id := aws.ToString(t.RouteTableId)
-		r := Route{RouteTableID: id, Destination: destination}
-		for _, rt := range t.Routes {
-			if aws.ToString(rt.DestinationCidrBlock) == destination {
-				r.ENI, r.InstanceID = aws.ToString(rt.NetworkInterfaceId), aws.ToString(rt.InstanceId)
+		for _, d := range destinations {
+			r := Route{RouteTableID: id, Destination: d}
+			for _, rt := range t.Routes {
+				if aws.ToString(rt.DestinationCidrBlock) == d {
+					r.ENI, r.InstanceID = aws.ToString(rt.NetworkInterfaceId), aws.ToString(rt.InstanceId)
+				}
 			}
+			got[d][id] = r
 		}
-		got[id] = r
 	}
 	return got, nil
 }

@@ -235,3 +235,27 @@ func BenchmarkCompleteMove(b *testing.B) {
 	}
 	b.ReportMetric(float64(calls.Load())/float64(b.N), "ec2calls/move")
 }
+
+// Many overlay IPs are read in one DescribeRouteTables, each to its own
+// target; a missing route reads as no ENI.
+func TestObserveRoutesToReadsEveryDestinationInOneCall(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t, 2)
+	api := c.env.Client
+	rtb := c.env.Sim.MainRouteTable()
+	dests := []string{"10.99.1.1/32", "10.99.1.2/32", "10.99.1.3/32"}
+	for i, d := range dests[:2] {
+		must(api.CreateRoute(ctx, &awsec2.CreateRouteInput{RouteTableId: aws.String(rtb), DestinationCidrBlock: aws.String(d), NetworkInterfaceId: aws.String(c.owners[i].ENI)}))
+	}
+	var calls atomic.Int64
+	counted := ec2.Observed(api, func(string, time.Duration, error) { calls.Add(1) })
+	got := must(moves.ObserveRoutesTo(ctx, counted, []string{rtb}, dests))
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d EC2 calls for %d destinations, want 1", n, len(dests))
+	}
+	for i, want := range []string{c.owners[0].ENI, c.owners[1].ENI, ""} {
+		if r := got[dests[i]][rtb]; r.ENI != want {
+			t.Errorf("%s in %s via %q, want %q", dests[i], rtb, r.ENI, want)
+		}
+	}
+}

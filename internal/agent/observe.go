@@ -51,7 +51,8 @@ type ec2State struct {
 }
 
 // readEC2 reads the cluster's instances and the groups' addresses: one
-// DescribeInstances, and one call per kind of address.
+// DescribeInstances, and one call per kind of address, however many
+// groups there are.
 func readEC2(ctx context.Context, a *Agent, cfg *config.Config) (ec2State, error) {
 	st := ec2State{instances: map[string]instance{}, routes: map[string]map[string]moves.Route{}}
 	p := awsec2.NewDescribeInstancesPaginator(a.ec2, &awsec2.DescribeInstancesInput{Filters: []types.Filter{
@@ -100,10 +101,31 @@ func readEC2(ctx context.Context, a *Agent, cfg *config.Config) (ec2State, error
 			return st, err
 		}
 	}
+	// Every overlay IP's routes in one call over the union of their tables.
+	var tables, dests []string
 	for _, g := range cfg.Groups {
 		for _, o := range g.Resources.OverlayIPs {
-			if st.routes[o.Address], err = moves.ObserveRoutes(ctx, a.ec2, o.RouteTables, o.Address+"/32"); err != nil {
-				return st, err
+			dests = append(dests, o.Address+"/32")
+			for _, t := range o.RouteTables {
+				if !slices.Contains(tables, t) {
+					tables = append(tables, t)
+				}
+			}
+		}
+	}
+	if len(dests) > 0 {
+		routes, err := moves.ObserveRoutesTo(ctx, a.ec2, tables, dests)
+		if err != nil {
+			return st, err
+		}
+		for _, g := range cfg.Groups {
+			for _, o := range g.Resources.OverlayIPs {
+				st.routes[o.Address] = map[string]moves.Route{}
+				for _, t := range o.RouteTables {
+					if r, ok := routes[o.Address+"/32"][t]; ok {
+						st.routes[o.Address][t] = r
+					}
+				}
 			}
 		}
 	}

@@ -105,14 +105,9 @@ func usageOf(ps *os.ProcessState) usage {
 	return u
 }
 
-// run executes the benchmark, writes its output to the data directory
-// and returns the parsed samples, the wall time and any error (the output
-// is kept on failure too).
-func (g goBench) run(dataDir string) (benchResults, time.Duration, error) {
-	res, took, _, err := g.runUsage(dataDir)
-	return res, took, err
-}
-
+// runUsage executes the benchmark, writes its output to the data
+// directory and returns the parsed samples, the wall time, its CPU and
+// memory use, and any error (the output is kept on failure too).
 func (g goBench) runUsage(dataDir string) (benchResults, time.Duration, usage, error) {
 	cmd := exec.Command("go", g.args()...)
 	var buf bytes.Buffer
