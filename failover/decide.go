@@ -355,6 +355,10 @@ func (w world) releaseInstance(g GroupConfig, iid, reason string) []Action {
 	return []Action{{Kind: Fence, Group: g.Name, Instance: iid, Reason: reason + "; fencing " + iid + " before recovery"}}
 }
 
+// lostGrace is how many settle times a failed member that holds no group
+// stays dead before it is fenced.
+const lostGrace = 4
+
 // fenceLost fences the instance of every member that failed (not one that
 // left gracefully) while EC2 still shows it running, whether or not it
 // held a group: like Pacemaker's STONITH of a lost node, so that a hung
@@ -372,6 +376,13 @@ func (w world) fenceLost(planned []Action) []Action {
 	for _, m := range w.obs.Members {
 		inst, ok := w.obs.Instances[m.InstanceID]
 		if m.State != Dead || !ok || inst.State != Running || !inst.ClusterTagged || m.InstanceID == w.localIID || fencing[m.InstanceID] {
+			continue
+		}
+		// Nothing waits on a member that holds no group, so a failure
+		// detection that a link flap made up gets time to be refuted.
+		if dead := w.obs.Now.Sub(m.Since); !m.Since.IsZero() && dead < lostGrace*w.cfg.SettleTime {
+			acts = append(acts, Action{Kind: Wait, Instance: m.InstanceID, Node: m.Name, After: lostGrace*w.cfg.SettleTime - dead,
+				Reason: fmt.Sprintf("%s failed %s ago; fencing its instance %s once it has stayed dead %s, since it holds no group", m.Name, dead.Round(time.Millisecond), m.InstanceID, lostGrace*w.cfg.SettleTime)})
 			continue
 		}
 		acts = append(acts, Action{Kind: Fence, Instance: m.InstanceID, Node: m.Name,

@@ -123,6 +123,18 @@ func TestDecidePolicies(t *testing.T) {
 		{name: "a failed standby is fenced though it holds nothing",
 			obs:  func(o *Observation) { member(o, "c").State = Dead },
 			want: "fence c i-c", reason: "c failed while EC2 shows its instance i-c running"},
+		{name: "a standby that failed a moment ago is given time to be refuted",
+			obs: func(o *Observation) {
+				member(o, "c").State = Dead
+				member(o, "c").Since = o.Now.Add(-15 * time.Second)
+			},
+			want: "", reason: "fencing its instance i-c once it has stayed dead 40s"},
+		{name: "a standby dead for four settle times is fenced",
+			obs: func(o *Observation) {
+				member(o, "c").State = Dead
+				member(o, "c").Since = o.Now.Add(-41 * time.Second)
+			},
+			want: "fence c i-c"},
 		{name: "a fenced standby is replaced, and the group stays",
 			obs: func(o *Observation) {
 				member(o, "c").State = Dead

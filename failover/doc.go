@@ -31,7 +31,9 @@
 //   - A member that failed (rather than left) while EC2 shows its instance
 //     running is fenced even when it holds no group, as Pacemaker fences a
 //     lost node: it cannot come back with stale state, and it can be
-//     replaced.
+//     replaced. Since nothing waits on it, it is fenced only once it has
+//     stayed dead four settle times, so a failure detection made up by a
+//     flapping link can be refuted first.
 //   - A fenced member's instance gets a replacement (at most MaxPerHour), and
 //     is terminated once the replacement runs.
 //

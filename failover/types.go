@@ -23,6 +23,8 @@ type Member struct {
 	// Heard is when the local node last received anything from the
 	// member; zero for the local node itself or when unknown.
 	Heard time.Time
+	// Since is when the member entered State; zero when unknown.
+	Since time.Time
 }
 
 // InstanceState is an EC2 instance state name as DescribeInstances reports it.

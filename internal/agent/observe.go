@@ -297,7 +297,7 @@ func members(view membership.View) ([]failover.Member, time.Time) {
 	var out []failover.Member
 	var since time.Time
 	for _, m := range view.Members {
-		out = append(out, failover.Member{Name: m.Name, InstanceID: m.Meta.InstanceID, State: memberState(m.State), Witness: m.Meta.Witness, Heard: m.Heard})
+		out = append(out, failover.Member{Name: m.Name, InstanceID: m.Meta.InstanceID, State: memberState(m.State), Witness: m.Meta.Witness, Heard: m.Heard, Since: m.Since})
 		if m.Since.After(since) {
 			since = m.Since
 		}
