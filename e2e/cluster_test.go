@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,7 +68,8 @@ type machine struct {
 	node       string
 	host       *netbed.Host
 	imds       string
-	agent, app *demo.Proc
+	app        *demo.Proc
+	agent      atomic.Pointer[demo.Proc] // nil until it starts; replaced on a restart
 	addr       netip.Addr
 	up         bool // its link is up: the instance is running
 }
@@ -262,7 +264,7 @@ func (c *cluster) startAgent(m *machine) error {
 		return err
 	}
 	c.mu.Lock()
-	m.agent = agent
+	m.agent.Store(agent)
 	c.mu.Unlock()
 	go func() { // the bed's journal: when and how every agent ended
 		err := agent.Err()
@@ -297,6 +299,13 @@ func (c *cluster) enis() map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// agentAlive reports whether the machine's agent has started and not
+// exited; a booting machine is published before its agent starts.
+func (m *machine) agentAlive() bool {
+	a := m.agent.Load()
+	return a != nil && a.Alive()
 }
 
 func shortID(id string) string { return strings.TrimPrefix(id, "i-")[:8] }
@@ -413,7 +422,7 @@ func (c *cluster) powerOff(id string, remove bool) {
 	c.logf("%s's instance %s powered off (removed: %v)", m.node, id, remove)
 	c.obs.unwatch(id)
 	_ = m.host.Crash()
-	for _, p := range []*demo.Proc{m.agent, m.app} {
+	for _, p := range []*demo.Proc{m.agent.Load(), m.app} {
 		if p != nil {
 			p.Kill()
 		}
@@ -522,7 +531,7 @@ func (c *cluster) status(prefer ...string) (api.Status, error) {
 	var errs []error
 	for _, n := range names {
 		m := c.machineOf(n)
-		if m == nil || !m.agent.Alive() {
+		if m == nil || !m.agentAlive() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -565,7 +574,7 @@ func (c *cluster) stable() error {
 	owner := ""
 	for _, n := range c.w.Nodes {
 		m := c.machineOf(n.Name)
-		if m == nil || !m.agent.Alive() {
+		if m == nil || !m.agentAlive() {
 			return fmt.Errorf("%s has no running machine", n.Name)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -152,7 +152,7 @@ func (c *cluster) history() []api.Event {
 	var all []api.Event
 	for _, n := range c.w.Nodes {
 		m := c.machineOf(n.Name)
-		if m == nil || !m.agent.Alive() {
+		if m == nil || !m.agentAlive() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -519,10 +519,10 @@ func (c *cluster) requireFencedAndReplaced(m *machine) {
 func (c *cluster) restartAgent(node string) {
 	c.t.Helper()
 	m := c.machineOf(node)
-	if m == nil {
-		c.t.Fatalf("%s has no machine", node)
+	if m == nil || !m.agentAlive() {
+		c.t.Fatalf("%s has no machine with a running agent", node)
 	}
-	if !m.agent.Stop(90 * time.Second) {
+	if !m.agent.Load().Stop(90 * time.Second) {
 		c.t.Errorf("%s's agent did not exit on SIGTERM", node)
 	}
 	if err := c.startAgent(m); err != nil {
