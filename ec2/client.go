@@ -24,7 +24,9 @@ type ClientConfig struct {
 	// retryer also slows all calls down when EC2 throttles, so a failover
 	// does not make throttling worse.
 	MaxAttempts int
-	// MaxBackoff between attempts; 0 means 5s.
+	// MaxBackoff between attempts; 0 means 1s: a failover waits on these
+	// calls, and the adaptive rate limiter already slows the client when
+	// EC2 throttles, so long sleeps between attempts only add downtime.
 	MaxBackoff time.Duration
 	// CallTimeout bounds one HTTP attempt; 0 means 10s.
 	CallTimeout time.Duration
@@ -40,7 +42,7 @@ func NewClient(ctx context.Context, cc ClientConfig) (*awsec2.Client, error) {
 		return nil, errors.New("ec2 client: max_attempts, max_backoff and call_timeout must not be negative")
 	}
 	attempts := orDefault(cc.MaxAttempts, 5)
-	backoff := orDefault(cc.MaxBackoff, 5*time.Second)
+	backoff := orDefault(cc.MaxBackoff, time.Second)
 	timeout := orDefault(cc.CallTimeout, 10*time.Second)
 	region := cc.Region
 	if region == "" {
