@@ -138,7 +138,7 @@ func (h *Host) Crash() error {
 		return err
 	}
 	for _, f := range strings.Fields(out) {
-		if pid, err := strconv.Atoi(f); err == nil {
+		if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
@@ -301,11 +301,21 @@ func (h *Host) DialContext(ctx context.Context, network, address string) (net.Co
 	}
 	done := make(chan result, 1)
 	go func() {
-		// The thread never leaves the namespace: without UnlockOSThread
-		// the runtime ends it when this goroutine returns.
+		// The thread goes back to its own namespace before it is unlocked.
+		// Leaving it locked in the host's would have the runtime end it, but
+		// the runtime cannot end the main thread: it would stay in the
+		// host's namespace, whose pids then include this process, and a
+		// Crash of that host killed the whole test.
 		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			done <- result{nil, fmt.Errorf("this thread's namespace: %w", err)}
+			return
+		}
+		defer orig.Close()
 		target, err := netns.GetFromPath("/var/run/netns/" + h.NS)
 		if err != nil {
+			runtime.UnlockOSThread()
 			done <- result{nil, fmt.Errorf("namespace %s: %w", h.NS, err)}
 			return
 		}
@@ -316,6 +326,9 @@ func (h *Host) DialContext(ctx context.Context, network, address string) (net.Co
 		}
 		var d net.Dialer
 		c, err := d.DialContext(ctx, network, address)
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
 		done <- result{c, err}
 	}()
 	r := <-done
