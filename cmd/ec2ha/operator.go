@@ -293,3 +293,31 @@ cluster is quorate. Asks for confirmation unless --yes is given.`
 	cmd.Flags().Bool("yes", false, "do not ask for confirmation")
 	return cmd
 }
+
+func newUnfenceCmd() *cobra.Command {
+	cmd := operatorCmd("unfence NODE", "Start a fenced node's stopped instance again, so it rejoins", cobra.ExactArgs(1),
+		func(ctx context.Context, cmd *cobra.Command, c *api.Client, args []string) error {
+			if yes, _ := cmd.Flags().GetBool("yes"); !yes {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Start %s's instance again? Type yes to go on: ", args[0])
+				answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+				if strings.TrimSpace(answer) != "yes" {
+					return fmt.Errorf("not started: no confirmation")
+				}
+			}
+			res, err := c.Unfence(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), res)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s (%s): %s — %s\n", res.Node, res.Instance, res.Outcome, res.Message)
+			return nil
+		})
+	cmd.Long = `Starts NODE's instance through EC2 after a fence (stonith_admin --unfence),
+once the cause is fixed; its agent then rejoins by itself. Refused for an
+instance without this cluster's tag, for a node that is alive, and without
+quorum. Asks for confirmation unless --yes is given.`
+	cmd.Flags().Bool("yes", false, "do not ask for confirmation")
+	return cmd
+}

@@ -65,6 +65,12 @@ func (b *switchoverBackend) SetMaintenance(context.Context, bool) error     { re
 func (b *switchoverBackend) Fence(context.Context, string) (api.FenceResult, error) {
 	return api.FenceResult{Node: "node-2", Instance: "i-02", Outcome: "confirmed", Duration: time.Second}, nil
 }
+func (b *switchoverBackend) Unfence(_ context.Context, node string) (api.FenceResult, error) {
+	if node != "node-2" {
+		return api.FenceResult{}, api.ConflictError{Reason: node + " is alive (on i-01): nothing to unfence"}
+	}
+	return api.FenceResult{Node: "node-2", Instance: "i-02", Outcome: "started", Message: "StartInstances accepted"}, nil
+}
 func (b *switchoverBackend) Keyring(context.Context, api.KeyringRequest) (api.KeyringResponse, error) {
 	return api.KeyringResponse{}, nil
 }
@@ -115,6 +121,26 @@ func TestFenceAsksForConfirmation(t *testing.T) {
 	got, _, err := run(t, "fence", "node-2", "--yes", "--socket", sock)
 	if err != nil || !strings.Contains(got, "confirmed") {
 		t.Fatalf("fence --yes: %q %v", got, err)
+	}
+}
+
+func TestUnfenceStartsTheNodeAndSaysWhyNot(t *testing.T) {
+	sock := serve(t, &switchoverBackend{})
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"unfence", "node-2", "--socket", sock})
+	cmd.SetIn(strings.NewReader("\n"))
+	var out strings.Builder
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "no confirmation") {
+		t.Fatalf("unfence without yes: %v", err)
+	}
+	got, _, err := run(t, "unfence", "node-2", "--yes", "--socket", sock)
+	if err != nil || !strings.Contains(got, "node-2 (i-02): started") {
+		t.Fatalf("unfence --yes: %q %v", got, err)
+	}
+	if _, _, err := run(t, "unfence", "node-1", "--yes", "--socket", sock); err == nil || !strings.Contains(err.Error(), "nothing to unfence") {
+		t.Fatalf("unfence of a live node: %v", err)
 	}
 }
 

@@ -429,3 +429,38 @@ func TestMaintenanceModeObservesAFailureWithoutActing(t *testing.T) {
 	}
 	c.eventually("recovery once maintenance is off", 20*time.Second, func() bool { return c.holder() == c.ids["b"] && c.running("b") })
 }
+
+// An operator starts a fenced node again with unfence: refused for a node
+// that is alive, accepted for the fenced one, whose instance runs again
+// and whose agent, started on it, rejoins.
+func TestUnfenceStartsAFencedNodeThatRejoins(t *testing.T) {
+	c := newCluster(t, ec2sim.Options{Durations: ec2sim.Durations{Stopping: 300 * time.Millisecond, Pending: 300 * time.Millisecond}})
+	for _, n := range []string{"a", "b", "c"} {
+		c.cfgs[n].Replacement.Enabled = false
+		c.start(n)
+	}
+	if owner := c.waitStarted(); owner != "a" {
+		t.Fatalf("web started on %s, want a", owner)
+	}
+	b := api.NewClient(c.cfgs["b"].API.Socket, "")
+	if _, err := b.Unfence(context.Background(), "c"); err == nil || !strings.Contains(err.Error(), "nothing to unfence") {
+		t.Fatalf("unfence of the live node c: %v", err)
+	}
+	c.agents["a"].kill()
+	c.cancels["a"]()
+	c.eventually("a fenced", 30*time.Second, func() bool { return c.instanceState(c.ids["a"]) == types.InstanceStateNameStopped })
+	res, err := b.Unfence(context.Background(), "a")
+	if err != nil || res.Outcome != "started" || res.Instance != c.ids["a"] {
+		t.Fatalf("unfence a: %+v, %v", res, err)
+	}
+	c.eventually("a's instance running again", 10*time.Second, func() bool { return c.instanceState(c.ids["a"]) == types.InstanceStateNameRunning })
+	c.start("a")
+	c.eventually("a alive again in b's view", 20*time.Second, func() bool {
+		for _, m := range c.status("b").Members {
+			if m.Name == "a" {
+				return m.State == "alive"
+			}
+		}
+		return false
+	})
+}

@@ -317,6 +317,35 @@ func (b *backend) Fence(ctx context.Context, node string) (api.FenceResult, erro
 	return res, nil
 }
 
+// Unfence starts a fenced node's instance again. A node that is alive
+// (perhaps on a replacement) is refused: starting its old instance would
+// put two machines under one name.
+func (b *backend) Unfence(ctx context.Context, node string) (api.FenceResult, error) {
+	a := b.a
+	m, err := b.member(node)
+	if err != nil {
+		return api.FenceResult{}, err
+	}
+	if m.State == membership.StateAlive {
+		return api.FenceResult{}, api.ConflictError{Reason: fmt.Sprintf("%s is alive (on %s): nothing to unfence", node, m.Meta.InstanceID)}
+	}
+	if q := a.node.Quorum(); !q.Has() {
+		return api.FenceResult{}, api.ConflictError{Reason: "no quorum: " + q.Reason}
+	}
+	res := api.FenceResult{Node: node, Instance: m.Meta.InstanceID, Outcome: "started", Message: "StartInstances accepted; the agent rejoins once the instance runs"}
+	e := api.Event{Kind: "unfence", Node: node, Outcome: api.OutcomeOK, Message: fmt.Sprintf("operator started %s (%s) again", node, m.Meta.InstanceID)}
+	if err := a.fencer.Unfence(ctx, m.Meta.InstanceID); err != nil {
+		e.Outcome, e.Message = api.OutcomeFailed, fmt.Sprintf("operator unfence of %s failed: %v", node, err)
+		a.record(e)
+		if errors.Is(err, fencing.ErrNotClusterMember) {
+			return api.FenceResult{}, api.ConflictError{Reason: err.Error()}
+		}
+		return api.FenceResult{}, err
+	}
+	a.record(e)
+	return res, nil
+}
+
 // Keyring rotates the gossip key cluster-wide; keys never leave this call.
 func (b *backend) Keyring(ctx context.Context, req api.KeyringRequest) (api.KeyringResponse, error) {
 	n := b.a.node

@@ -69,6 +69,9 @@ func (f *fakeBackend) Move(_ context.Context, group string, req MoveRequest) (Mo
 	return MoveTicket{Group: group, To: req.To, AfterSeq: 7}, nil
 }
 
+func (f *fakeBackend) Unfence(context.Context, string) (FenceResult, error) {
+	return FenceResult{Outcome: "started"}, nil
+}
 func (f *fakeBackend) Fence(context.Context, string) (FenceResult, error) {
 	return FenceResult{Outcome: "confirmed"}, nil
 }

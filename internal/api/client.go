@@ -75,6 +75,11 @@ func (c *Client) Fence(ctx context.Context, node string) (FenceResult, error) {
 	return r, c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(node)+"/fence", nil, &r)
 }
 
+func (c *Client) Unfence(ctx context.Context, node string) (FenceResult, error) {
+	var r FenceResult
+	return r, c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(node)+"/unfence", nil, &r)
+}
+
 func (c *Client) Keyring(ctx context.Context, req KeyringRequest) (KeyringResponse, error) {
 	var r KeyringResponse
 	return r, c.do(ctx, http.MethodPost, "/v1/keyring", req, &r)

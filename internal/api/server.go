@@ -25,6 +25,8 @@ type Backend interface {
 	SetMaintenance(ctx context.Context, on bool) error
 	Move(ctx context.Context, group string, req MoveRequest) (MoveTicket, error)
 	Fence(ctx context.Context, node string) (FenceResult, error)
+	// Unfence starts a fenced node's stopped instance again.
+	Unfence(ctx context.Context, node string) (FenceResult, error)
 	Keyring(ctx context.Context, req KeyringRequest) (KeyringResponse, error)
 	// Ready reports whether the agent has joined and knows its quorum.
 	Ready() error
@@ -53,6 +55,7 @@ func Handler(b Backend, token string, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /v1/nodes/{node}/standby", h.standby(true))
 	mux.HandleFunc("POST /v1/nodes/{node}/unstandby", h.standby(false))
 	mux.HandleFunc("POST /v1/nodes/{node}/fence", h.fence)
+	mux.HandleFunc("POST /v1/nodes/{node}/unfence", h.unfence)
 	mux.HandleFunc("POST /v1/maintenance/{state}", h.maintenance)
 	mux.HandleFunc("POST /v1/groups/{group}/move", h.move)
 	mux.HandleFunc("POST /v1/keyring", h.keyring)
@@ -141,6 +144,11 @@ func (h *handler) move(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) fence(w http.ResponseWriter, r *http.Request) {
 	res, err := h.b.Fence(r.Context(), r.PathValue("node"))
+	h.reply(w, res, err)
+}
+
+func (h *handler) unfence(w http.ResponseWriter, r *http.Request) {
+	res, err := h.b.Unfence(r.Context(), r.PathValue("node"))
 	h.reply(w, res, err)
 }
 
