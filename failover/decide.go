@@ -81,9 +81,10 @@ func Decide(cfg Config, obs Observation) Decision {
 			Reason: fmt.Sprintf("membership changed %s ago; settling for %s", settled.Round(time.Millisecond), cfg.SettleTime)}}
 		return d
 	}
-	if who := unheard(obs); who != "" {
+	if heard, needed, missing := hearing(obs); heard < needed {
 		d.Actions = []Action{{Kind: Wait, After: hearPoll,
-			Reason: fmt.Sprintf("membership changed %s ago; waiting to hear from %s since then before acting on its vote", obs.Now.Sub(obs.ViewSince).Round(time.Millisecond), who)}}
+			Reason: fmt.Sprintf("membership changed %s ago; heard from %d of the %d votes needed since then (not yet: %s) before acting on them",
+				obs.Now.Sub(obs.ViewSince).Round(time.Millisecond), heard, needed, strings.Join(missing, ", "))}}
 		return d
 	}
 	d.Actions = plan(cfg, obs)
@@ -93,21 +94,36 @@ func Decide(cfg Config, obs Observation) Decision {
 // hearPoll is how soon to look again while waiting to hear from a voter.
 const hearPoll = 100 * time.Millisecond
 
-// unheard names an alive voter this node has not heard from since the
-// membership last changed. The failure detector declares unreachable
-// members dead one at a time, as its probes reach them: a node cut off
-// from everyone sees its first peer die while the others still look
-// alive, and without this check it would count their votes and fence a
-// healthy peer from the minority side. A member heard from after the
-// change is on this side of any partition. Zero Heard means unknown and
-// is not waited for.
-func unheard(obs Observation) string {
+// hearing counts the votes this node has heard since the membership last
+// changed: its own, and each alive voter's it received anything from
+// after the change. The failure detector declares unreachable members
+// dead one at a time, as its probes reach them, so a node cut off from
+// everyone sees its first peer die while the others still look alive;
+// counting their votes, it would fence a healthy peer from the minority
+// side. A member heard from after the change is on this side of any
+// partition, and a majority of those is enough: waiting for every voter
+// would take a hundred-member cluster tens of seconds, since each member
+// hears from a given peer only every few dozen probe intervals. Zero
+// Heard means unknown and counts as heard; an unknown majority
+// (Quorum.Needed zero) waits for every alive voter.
+func hearing(obs Observation) (heard, needed int, missing []string) {
+	alive := 0
 	for _, m := range obs.Members {
-		if m.Name != obs.Local && m.State == Alive && !m.Heard.IsZero() && m.Heard.Before(obs.ViewSince) {
-			return m.Name
+		if m.State != Alive {
+			continue
+		}
+		alive++
+		if m.Name == obs.Local || m.Heard.IsZero() || !m.Heard.Before(obs.ViewSince) {
+			heard++
+		} else {
+			missing = append(missing, m.Name)
 		}
 	}
-	return ""
+	needed = obs.Quorum.Needed
+	if needed == 0 {
+		needed = alive
+	}
+	return heard, needed, missing
 }
 
 func wouldDo(acts []Action) string {

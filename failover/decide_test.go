@@ -22,7 +22,7 @@ func testConfig() Config {
 func healthyObs() Observation {
 	obs := Observation{
 		Now: t0.Add(time.Minute), Local: "a", ViewSince: t0,
-		Quorum:    Quorum{Quorate: true, Reason: "3 of 3 votes", Since: t0},
+		Quorum:    Quorum{Quorate: true, Reason: "3 of 3 votes", Since: t0, Needed: 2},
 		Instances: map[string]Instance{},
 		Groups:    []GroupState{{Name: "web", Holders: []string{"i-a"}, Running: "a", MonitorFailures: map[string]int{}}},
 		Intents:   Intents{Standby: map[string]bool{}, Moves: map[string]Move{}},
@@ -111,7 +111,20 @@ func TestDecidePolicies(t *testing.T) {
 				o.ViewSince = t0.Add(50 * time.Second)
 				member(o, "c").Heard = t0.Add(40 * time.Second)
 			},
-			want: "", reason: "waiting to hear from c since then"},
+			want: "", reason: "heard from 1 of the 2 votes needed since then (not yet: c)"},
+		{name: "a majority heard from after the change is enough",
+			obs: func(o *Observation) {
+				o.Local = "b"
+				member(o, "a").State = Dead
+				o.ViewSince = t0.Add(50 * time.Second)
+				o.Members = append(o.Members, Member{Name: "d", InstanceID: "i-d", State: Alive, Heard: t0.Add(40 * time.Second)},
+					Member{Name: "e", InstanceID: "i-e", State: Alive, Heard: t0.Add(40 * time.Second)})
+				o.Instances["i-d"] = Instance{ID: "i-d", State: Running, ClusterTagged: true}
+				o.Instances["i-e"] = Instance{ID: "i-e", State: Running, ClusterTagged: true}
+				o.Quorum.Needed = 3 // of 5: b, c and one of d, e
+				member(o, "d").Heard = t0.Add(55 * time.Second)
+			},
+			want: "fence i-a", reason: "fencing i-a before recovery"},
 		{name: "once every voter is heard from after the change the dead active is fenced",
 			obs: func(o *Observation) {
 				o.Local = "b"

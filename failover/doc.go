@@ -15,10 +15,10 @@
 //     every recovery is gated on EC2's state.
 //   - Maintenance mode observes and reports what it would do, never acts.
 //   - After a membership change nothing is done for SettleTime, so a flap does
-//     not cause a failover, nor until every alive voter has been heard from
-//     since the change: the failure detector declares members dead one at a
-//     time, so a node cut off from everyone would otherwise count the votes
-//     of peers it cannot reach yet and act from the minority side.
+//     not cause a failover, nor until a majority of votes has been heard
+//     from since the change: the failure detector declares members dead one
+//     at a time, so a node cut off from everyone would otherwise count the
+//     votes of peers it cannot reach yet and act from the minority side.
 //   - Each group goes to the most preferred healthy eligible node (alive,
 //     instance running, not standby, below its migration threshold); it
 //     stays where it is while that node is healthy (no failback unless

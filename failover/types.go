@@ -58,6 +58,10 @@ type Quorum struct {
 	Reason  string
 	// Since is when the partition last gained or lost quorum.
 	Since time.Time
+	// Needed is the number of votes a majority takes (the local node's
+	// included); zero when unknown, and then every alive voter must be
+	// heard from after a membership change before the coordinator acts.
+	Needed int
 }
 
 // GroupState is what is known of one resource group.

@@ -234,7 +234,7 @@ func (o *observer) fromGossip(engine failover.Config) (failover.Observation, mem
 		o.quorate, o.since = q.Has(), now
 	}
 	obs := failover.Observation{Now: now, Local: a.name,
-		Quorum: failover.Quorum{Quorate: q.Has(), Reason: q.Reason, Since: o.since}}
+		Quorum: failover.Quorum{Quorate: q.Has(), Reason: q.Reason, Since: o.since, Needed: q.Needed}}
 	o.mu.Unlock()
 	obs.Members, obs.ViewSince = members(view)
 	obs.Groups = groupStates(engine, view, a.name)
