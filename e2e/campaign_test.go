@@ -23,27 +23,9 @@ var campaignFaults = []struct {
 	name string
 	play func(c *cluster, rng *rand.Rand) *fault
 }{
-	{"crash of the active", func(c *cluster, _ *rand.Rand) *fault {
-		m := c.owned()
-		f := c.begin(m)
-		f.crash(m)
-		c.recovers(recoverWithin, m)
-		return f
-	}},
-	{"crash of a standby", func(c *cluster, _ *rand.Rand) *fault {
-		m := c.standby()
-		f := c.begin(m)
-		f.crash(m)
-		c.recovers(recoverWithin, m)
-		return f
-	}},
-	{"partition isolating the active", func(c *cluster, _ *rand.Rand) *fault {
-		m := c.owned()
-		f := c.begin(m)
-		f.isolate(m)
-		c.recovers(recoverWithin, m)
-		return f
-	}},
+	{"crash of the active", lose((*cluster).owned, (*fault).crash)},
+	{"crash of a standby", lose((*cluster).standby, (*fault).crash)},
+	{"partition isolating the active", lose((*cluster).owned, (*fault).isolate)},
 	{"flapping link", func(c *cluster, rng *rand.Rand) *fault {
 		m := c.owned()
 		f := c.begin(nil)
@@ -89,6 +71,18 @@ var campaignFaults = []struct {
 		}
 		return f
 	}},
+}
+
+// lose hits the machine pick chooses with hit, and waits until EC2 has
+// fenced it and the cluster is whole and serving again.
+func lose(pick func(*cluster) *machine, hit func(*fault, *machine)) func(*cluster, *rand.Rand) *fault {
+	return func(c *cluster, _ *rand.Rand) *fault {
+		m := pick(c)
+		f := c.begin(m)
+		hit(f, m)
+		c.recovers(recoverWithin, m)
+		return f
+	}
 }
 
 func TestRandomisedCampaign(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/ec2ha/ec2ha/e2e/netbed"
+	"github.com/ec2ha/ec2ha/ec2"
 	"github.com/ec2ha/ec2ha/ec2/ec2sim"
 	"github.com/ec2ha/ec2ha/internal/api"
 	"github.com/ec2ha/ec2ha/internal/config"
@@ -53,8 +54,6 @@ type spec struct {
 	priority []int
 	// tweak changes every agent's configuration.
 	tweak func(*config.Config)
-	// durations of the instance states; short ones if zero.
-	durations ec2sim.Durations
 }
 
 // e2eDurations are short but not zero: a fence still waits for stopping
@@ -109,9 +108,6 @@ func newCluster(t *testing.T, s spec) *cluster {
 	if err := netbed.Available(); err != nil {
 		t.Fatalf("the e2e test bed needs root, iproute2 and nftables: %v", err)
 	}
-	if s.durations == (ec2sim.Durations{}) {
-		s.durations = e2eDurations
-	}
 	c := &cluster{t: t, spec: s, exe: binary(t), dir: t.TempDir(), sup: &demo.Supervisor{},
 		events: make(chan ec2sim.Event, 1024), ready: make(chan struct{}), done: make(chan struct{}),
 		machines: map[string]*machine{}, imds: map[string]string{}, eniOf: map[string]string{}}
@@ -126,7 +122,7 @@ func newCluster(t *testing.T, s spec) *cluster {
 	if err := config.WriteKeyFile(filepath.Join(c.dir, "gossip.key")); err != nil {
 		t.Fatal(err)
 	}
-	c.sim, err = demo.StartSimAt(bed.Gateway().String(), ec2sim.Options{Durations: s.durations})
+	c.sim, err = demo.StartSimAt(bed.Gateway().String(), ec2sim.Options{Durations: e2eDurations})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,13 +319,7 @@ func (c *cluster) describe(id string) (netip.Addr, string, error) {
 	}
 	in := out.Reservations[0].Instances[0]
 	addr, err := netip.ParseAddr(aws.ToString(in.PrivateIpAddress))
-	eni := ""
-	for _, ni := range in.NetworkInterfaces {
-		if ni.Attachment != nil && aws.ToInt32(ni.Attachment.DeviceIndex) == 0 {
-			eni = aws.ToString(ni.NetworkInterfaceId)
-		}
-	}
-	return addr, eni, err
+	return addr, ec2.PrimaryENI(in), err
 }
 
 // connect ties EC2 to the bed, in the order the simulator reports:

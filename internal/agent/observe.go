@@ -11,6 +11,7 @@ import (
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/ec2ha/ec2ha/ec2"
 	"github.com/ec2ha/ec2ha/ec2/moves"
 	"github.com/ec2ha/ec2ha/ec2/replace"
 	"github.com/ec2ha/ec2ha/failover"
@@ -69,11 +70,7 @@ func readEC2(ctx context.Context, a *Agent, cfg *config.Config) (ec2State, error
 				if i.State != nil {
 					inst.State = string(i.State.Name)
 				}
-				for _, ni := range i.NetworkInterfaces {
-					if ni.Attachment != nil && aws.ToInt32(ni.Attachment.DeviceIndex) == 0 {
-						inst.ENI = aws.ToString(ni.NetworkInterfaceId)
-					}
-				}
+				inst.ENI = ec2.PrimaryENI(i)
 				for _, t := range i.Tags {
 					inst.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 				}

@@ -15,6 +15,7 @@ import (
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/ec2ha/ec2ha/ec2"
 	"github.com/ec2ha/ec2ha/ec2/ec2sim"
 	"github.com/ec2ha/ec2ha/ec2/replace"
 	"github.com/ec2ha/ec2ha/internal/config"
@@ -245,7 +246,7 @@ func BuildWorldWith(ctx context.Context, s *SimServer, n int, spec WorldSpec) (*
 			AZ:         aws.ToString(in.Placement.AvailabilityZone),
 			SubnetID:   aws.ToString(in.SubnetId),
 			PrivateIP:  aws.ToString(in.PrivateIpAddress),
-			ENI:        primaryENI(in),
+			ENI:        ec2.PrimaryENI(in),
 		})
 	}
 
@@ -347,13 +348,4 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-func primaryENI(in types.Instance) string {
-	for _, ni := range in.NetworkInterfaces {
-		if ni.Attachment != nil && aws.ToInt32(ni.Attachment.DeviceIndex) == 0 {
-			return aws.ToString(ni.NetworkInterfaceId)
-		}
-	}
-	return ""
 }
